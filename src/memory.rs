@@ -1,0 +1,254 @@
+//! An in-memory backend for tests and examples.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::backend::SecretBackend;
+use crate::error::{Error, Result};
+use crate::reference::{SecretName, SecretVersion};
+use crate::value::{Secret, SecretProperties, SecretValue};
+
+/// Optional attributes of a secret being stored: content type, enabled flag and dates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretAttributes {
+    /// The content type.
+    pub content_type: Option<String>,
+    /// `Some(false)` stores the secret disabled; enabled otherwise.
+    pub enabled: Option<bool>,
+    /// Not valid before this date.
+    pub not_before: Option<OffsetDateTime>,
+    /// Expired after this date.
+    pub expires: Option<OffsetDateTime>,
+}
+
+impl SecretAttributes {
+    /// No attributes: an enabled secret without dates.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the content type.
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Sets whether the secret is enabled.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// Sets the not-before date.
+    pub fn with_not_before(mut self, not_before: OffsetDateTime) -> Self {
+        self.not_before = Some(not_before);
+        self
+    }
+
+    /// Sets the expiry date.
+    pub fn with_expires(mut self, expires: OffsetDateTime) -> Self {
+        self.expires = Some(expires);
+        self
+    }
+}
+
+/// Versions of secrets by name, oldest first; shared by the memory and file backends.
+#[derive(Default)]
+pub(crate) struct Store {
+    secrets: HashMap<SecretName, Vec<Secret>>,
+}
+
+impl Store {
+    /// Adds `secret` as the latest version of its name.
+    pub(crate) fn push(&mut self, secret: Secret) {
+        self.secrets
+            .entry(secret.properties.name.clone())
+            .or_default()
+            .push(secret);
+    }
+
+    pub(crate) fn contains(&self, name: &SecretName) -> bool {
+        self.secrets.contains_key(name)
+    }
+
+    pub(crate) fn remove(&mut self, name: &SecretName) -> bool {
+        self.secrets.remove(name).is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// Looks a secret up the way Key Vault does: latest or pinned version, disabled refused.
+    pub(crate) fn fetch(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+        location: &str,
+    ) -> Result<Secret> {
+        let not_found = || Error::NotFound {
+            name: name.to_string(),
+            version: version.map(ToString::to_string),
+            location: location.to_owned(),
+        };
+        let versions = self.secrets.get(name).ok_or_else(not_found)?;
+        let secret = match version {
+            None => versions.last(),
+            Some(v) => versions
+                .iter()
+                .rev()
+                .find(|s| s.properties.version.as_ref() == Some(v)),
+        }
+        .ok_or_else(not_found)?;
+        if !secret.properties.enabled {
+            return Err(Error::Disabled {
+                name: secret.properties.name.to_string(),
+                version: secret.properties.version.as_ref().map(ToString::to_string),
+                location: location.to_owned(),
+            });
+        }
+        Ok(secret.clone())
+    }
+}
+
+/// Secrets held in memory. For tests and examples; nothing is persisted.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use secretscope::{SecretBackend, SecretName, memory::MemoryBackend};
+///
+/// let backend = MemoryBackend::new();
+/// backend.set("db-password", "hunter2")?;
+/// let secret = backend.fetch(&SecretName::new("DB-PASSWORD")?, None).await?;
+/// assert_eq!(secret.value.expose_secret(), "hunter2");
+/// # Ok::<(), secretscope::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct MemoryBackend {
+    store: RwLock<Store>,
+    next_version: AtomicU64,
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self {
+            store: RwLock::new(Store::default()),
+            next_version: AtomicU64::new(1),
+        }
+    }
+
+    /// Stores `value` as the new latest version of `name` and returns its version.
+    pub fn set(&self, name: &str, value: impl Into<String>) -> Result<SecretVersion> {
+        self.set_with(name, value, SecretAttributes::new())
+    }
+
+    /// Stores `value` with attributes as the new latest version of `name`.
+    pub fn set_with(
+        &self,
+        name: &str,
+        value: impl Into<String>,
+        attributes: SecretAttributes,
+    ) -> Result<SecretVersion> {
+        let name = SecretName::new(name)
+            .map_err(|e| Error::invalid_config("secret name", e.to_string()))?;
+        let counter = self.next_version.fetch_add(1, Ordering::Relaxed);
+        let version = SecretVersion::new(&format!("{counter:032x}")).expect("32 hex digits");
+        let now = OffsetDateTime::now_utc();
+        let mut properties = SecretProperties::new(name);
+        properties.version = Some(version.clone());
+        properties.content_type = attributes.content_type;
+        properties.enabled = attributes.enabled.unwrap_or(true);
+        properties.not_before = attributes.not_before;
+        properties.expires = attributes.expires;
+        properties.created = Some(now);
+        properties.updated = Some(now);
+        let secret = Secret::new(SecretValue::new(value.into()), properties);
+        self.write().push(secret);
+        Ok(version)
+    }
+
+    /// Deletes every version of `name`; returns whether it existed.
+    pub fn remove(&self, name: &str) -> bool {
+        SecretName::new(name).is_ok_and(|name| self.write().remove(&name))
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a half-written map: pushes and removes
+        // are single operations. Keep serving rather than poisoning every later call.
+        self.store
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets = self.store.read().map(|s| s.len()).unwrap_or_default();
+        f.debug_struct("MemoryBackend")
+            .field("secrets", &secrets)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl SecretBackend for MemoryBackend {
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Secret> {
+        let store = self.store.read().unwrap_or_else(|p| p.into_inner());
+        store.fetch(name, version, "memory")
+    }
+
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn location(&self) -> &str {
+        "memory"
+    }
+
+    fn vault_host(&self) -> Option<&str> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let backend = MemoryBackend::new();
+        let mut seeded = conformance::Seeded::new();
+        for fixture in conformance::fixtures() {
+            for version in &fixture.versions {
+                let assigned = backend
+                    .set_with(fixture.name, version.value, version.attributes.clone())
+                    .unwrap();
+                seeded.record(fixture.name, Some(assigned));
+            }
+        }
+        conformance::run_all(&backend, &seeded).await;
+        let shared: std::sync::Arc<dyn SecretBackend> = std::sync::Arc::new(backend);
+        conformance::run_all(&shared, &seeded).await;
+    }
+
+    #[test]
+    fn debug_shows_only_a_count() {
+        let backend = MemoryBackend::new();
+        backend.set("a", "canary-value").unwrap();
+        assert_eq!(format!("{backend:?}"), "MemoryBackend { secrets: 1 }");
+    }
+}

@@ -1,0 +1,698 @@
+//! Secret references: the strings a service stores where a secret belongs.
+//!
+//! ```text
+//! reference   = [ "{{" *SP ] body [ *SP "}}" ]
+//! body        = [ "project:" project-id "/" ] secret-name [ "/" version ]
+//! secret-name = 1*127( ALPHA / DIGIT / "-" )      ; compared case-insensitively
+//! version     = 32HEXDIG
+//! project-id  = 1*64( ALPHA / DIGIT / "-" / "_" / "." )
+//! ```
+//!
+//! A Key Vault secret identifier, `https://<vault-host>/secrets/<name>[/<version>]`, is also a
+//! workspace-level reference; the manager accepts it only when `<vault-host>` is the host of the
+//! connection that serves it.
+//!
+//! Parsing never echoes the input in its errors: a string passed where a reference belongs may be
+//! a misplaced secret. Errors give the 1-based character position and the reason instead.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The longest secret name Key Vault accepts.
+pub const MAX_NAME_LEN: usize = 127;
+/// The longest project id.
+pub const MAX_PROJECT_ID_LEN: usize = 64;
+/// The longest input [`SecretRef::parse`] looks at; longer inputs are refused unread.
+pub const MAX_REFERENCE_LEN: usize = 1024;
+
+const PROJECT_PREFIX: &str = "project:";
+const IDENTIFIER_SCHEME: &str = "https://";
+
+/// Why a reference was refused, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceError {
+    kind: ReferenceErrorKind,
+    position: usize,
+}
+
+/// What is wrong with a refused reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceErrorKind {
+    /// The reference is empty (or only a `{{ }}` wrapper).
+    Empty,
+    /// The whole input is longer than [`MAX_REFERENCE_LEN`] characters.
+    TooLong {
+        /// The input's length in characters.
+        length: usize,
+    },
+    /// The secret name is longer than [`MAX_NAME_LEN`] characters.
+    NameTooLong {
+        /// The name's length in characters.
+        length: usize,
+    },
+    /// A character that is not allowed where it stands.
+    BadCharacter {
+        /// The character found.
+        found: char,
+        /// What was being read: `secret name`, `project id`, ...
+        part: &'static str,
+    },
+    /// The version is not 32 hexadecimal digits.
+    BadVersion {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A `{{` without its `}}`, or the reverse, or a stray brace.
+    UnbalancedBraces,
+    /// A `prefix:` other than `project:`.
+    UnknownPrefix,
+    /// `project:` followed by no id.
+    EmptyProjectId,
+    /// The project id is longer than [`MAX_PROJECT_ID_LEN`] characters.
+    ProjectIdTooLong {
+        /// The id's length in characters.
+        length: usize,
+    },
+    /// No secret name where one is needed.
+    EmptyName,
+    /// Something after the version.
+    TrailingInput,
+    /// A malformed Key Vault secret identifier.
+    BadIdentifier {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A Key Vault secret identifier whose vault host is not the host of the connection that
+    /// serves it: no token is ever sent to a host the configuration did not name.
+    UnconfiguredVaultHost,
+}
+
+impl ReferenceError {
+    pub(crate) fn unconfigured_vault_host() -> Self {
+        Self::new(
+            ReferenceErrorKind::UnconfiguredVaultHost,
+            IDENTIFIER_SCHEME.len() + 1,
+        )
+    }
+
+    fn new(kind: ReferenceErrorKind, position: usize) -> Self {
+        Self { kind, position }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &ReferenceErrorKind {
+        &self.kind
+    }
+
+    /// The 1-based character position where the problem was found.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ReferenceErrorKind as K;
+        let at = self.position;
+        match &self.kind {
+            K::Empty => write!(
+                f,
+                "the reference is empty; give a secret name such as `db-password`"
+            ),
+            K::TooLong { length } => write!(
+                f,
+                "the reference is {length} characters long, over the limit of {MAX_REFERENCE_LEN}; a reference names a secret, it does not hold one"
+            ),
+            K::NameTooLong { length } => write!(
+                f,
+                "the secret name starting at position {at} is {length} characters long; Key Vault allows at most {MAX_NAME_LEN}"
+            ),
+            K::BadCharacter { found, part } => write!(
+                f,
+                "character '{}' at position {at} is not allowed in a {part}; {}",
+                found.escape_debug(),
+                allowed_in(part)
+            ),
+            K::BadVersion { reason } => write!(
+                f,
+                "the version at position {at} {reason}; a version is 32 hexadecimal digits, or leave it out for the latest"
+            ),
+            K::UnbalancedBraces => write!(
+                f,
+                "unbalanced braces at position {at}; wrap the whole reference as `{{{{ name }}}}` or not at all"
+            ),
+            K::UnknownPrefix => write!(
+                f,
+                "unknown prefix ending at position {at}; the only prefix is `project:` (as in `project:<id>/<name>`)"
+            ),
+            K::EmptyProjectId => write!(
+                f,
+                "the project id at position {at} is empty; write `project:<id>/<name>`"
+            ),
+            K::ProjectIdTooLong { length } => write!(
+                f,
+                "the project id starting at position {at} is {length} characters long; at most {MAX_PROJECT_ID_LEN} are allowed"
+            ),
+            K::EmptyName => write!(
+                f,
+                "the secret name at position {at} is empty; write `<name>` or `project:<id>/<name>`"
+            ),
+            K::TrailingInput => write!(
+                f,
+                "unexpected input at position {at} after the version; a reference ends with `<name>` or `<name>/<version>`"
+            ),
+            K::UnconfiguredVaultHost => write!(
+                f,
+                "the Key Vault identifier names, at position {at}, a vault host that is not the host of the connection serving workspace references; use the secret name alone, or configure a connection for that vault"
+            ),
+            K::BadIdentifier { reason } => write!(
+                f,
+                "the Key Vault secret identifier {reason} (at position {at}); use `https://<vault-host>/secrets/<name>[/<version>]`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReferenceError {}
+
+fn allowed_in(part: &str) -> &'static str {
+    match part {
+        "project id" => "project ids use letters, digits, '-', '_' and '.'",
+        "reference" => "spaces are allowed only inside a `{{ }}` wrapper",
+        _ => "secret names use letters, digits and '-'",
+    }
+}
+
+/// A secret name: 1 to 127 ASCII letters, digits and hyphens, compared case-insensitively.
+#[derive(Clone)]
+pub struct SecretName(Box<str>);
+
+impl SecretName {
+    /// Checks `name` against Key Vault's naming rule.
+    pub fn new(name: &str) -> Result<Self, ReferenceError> {
+        validate_name(name, 1)?;
+        Ok(Self(name.into()))
+    }
+
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for SecretName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for SecretName {}
+
+impl Hash for SecretName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
+/// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
+#[derive(Clone)]
+pub struct SecretVersion(Box<str>);
+
+impl SecretVersion {
+    /// Checks that `version` is 32 hexadecimal digits.
+    pub fn new(version: &str) -> Result<Self, ReferenceError> {
+        validate_version(version, 1)?;
+        Ok(Self(version.into()))
+    }
+
+    /// The version as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for SecretVersion {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for SecretVersion {}
+
+impl Hash for SecretVersion {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+
+/// A project id: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, compared exactly.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectId(Box<str>);
+
+impl ProjectId {
+    /// Checks `id` against the project-id rule.
+    pub fn new(id: &str) -> Result<Self, ReferenceError> {
+        validate_project_id(id, 1)?;
+        Ok(Self(id.into()))
+    }
+
+    /// The id as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_like {
+    ($($ty:ident),*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl FromStr for $ty {
+            type Err = ReferenceError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(deserializer)?;
+                Self::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+string_like!(SecretName, SecretVersion, ProjectId);
+
+/// Which scope a reference was written for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RefScope {
+    /// A workspace-level reference: `<name>` or a Key Vault identifier.
+    Workspace,
+    /// A project-level reference: `project:<id>/<name>`.
+    Project(ProjectId),
+}
+
+/// A parsed secret reference.
+///
+/// `Display` writes the canonical form (without a `{{ }}` wrapper), and parsing that form gives
+/// back an equal reference. Two references are equal when they name the same secret in the same
+/// scope: names and versions compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretRef {
+    scope: RefScope,
+    vault: Option<Box<str>>,
+    name: SecretName,
+    version: Option<SecretVersion>,
+}
+
+impl SecretRef {
+    /// Parses a reference; see the [module documentation](self) for the grammar.
+    ///
+    /// ```
+    /// use secretscope::{RefScope, SecretRef};
+    ///
+    /// let r = SecretRef::parse("{{ project:billing/db-password }}")?;
+    /// assert_eq!(r.name().as_str(), "db-password");
+    /// assert!(matches!(r.scope(), RefScope::Project(p) if p.as_str() == "billing"));
+    /// assert_eq!(r.to_string(), "project:billing/db-password");
+    ///
+    /// let err = SecretRef::parse("project:/db").unwrap_err();
+    /// assert_eq!(err.position(), 9);
+    /// # Ok::<(), secretscope::ReferenceError>(())
+    /// ```
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        // Count characters only up to the limit so a huge input costs nothing more to refuse.
+        let length = input.chars().take(MAX_REFERENCE_LEN + 1).count();
+        if length > MAX_REFERENCE_LEN {
+            let length = input.chars().count();
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::TooLong { length },
+                1,
+            ));
+        }
+        let (body, offset) = unwrap_braces(input)?;
+        if body.is_empty() {
+            return Err(ReferenceError::new(ReferenceErrorKind::Empty, offset + 1));
+        }
+        if let Some(i) = body.find(['{', '}']) {
+            let position = offset + body[..i].chars().count() + 1;
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::UnbalancedBraces,
+                position,
+            ));
+        }
+        if looks_like_url(body) {
+            return parse_identifier(body, offset);
+        }
+        parse_body(body, offset)
+    }
+
+    /// A workspace-level reference to the latest version of `name`.
+    pub fn workspace(name: SecretName) -> Self {
+        Self {
+            scope: RefScope::Workspace,
+            vault: None,
+            name,
+            version: None,
+        }
+    }
+
+    /// A project-level reference to the latest version of `name` in `project`.
+    pub fn project(project: ProjectId, name: SecretName) -> Self {
+        Self {
+            scope: RefScope::Project(project),
+            vault: None,
+            name,
+            version: None,
+        }
+    }
+
+    /// The same reference pinned to `version`.
+    pub fn with_version(mut self, version: SecretVersion) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// The scope the reference was written for.
+    pub fn scope(&self) -> &RefScope {
+        &self.scope
+    }
+
+    /// The project of a project-level reference.
+    pub fn project_id(&self) -> Option<&ProjectId> {
+        match &self.scope {
+            RefScope::Project(p) => Some(p),
+            RefScope::Workspace => None,
+        }
+    }
+
+    /// The secret name.
+    pub fn name(&self) -> &SecretName {
+        &self.name
+    }
+
+    /// The pinned version, or `None` for the latest.
+    pub fn version(&self) -> Option<&SecretVersion> {
+        self.version.as_ref()
+    }
+
+    /// The vault host (with a port if not 443) of a Key Vault identifier reference.
+    pub fn vault_host(&self) -> Option<&str> {
+        self.vault.as_deref()
+    }
+
+    pub(crate) fn scope_description(&self) -> String {
+        match &self.scope {
+            RefScope::Workspace => "workspace-level".to_owned(),
+            RefScope::Project(p) => format!("project-level (project `{p}`)"),
+        }
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(vault) = &self.vault {
+            write!(f, "{IDENTIFIER_SCHEME}{vault}/secrets/{}", self.name)?;
+        } else {
+            if let RefScope::Project(p) = &self.scope {
+                write!(f, "{PROJECT_PREFIX}{p}/")?;
+            }
+            f.write_str(self.name.as_str())?;
+        }
+        if let Some(v) = &self.version {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for SecretRef {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for SecretRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Strips an optional `{{ ... }}` wrapper; returns the body and its character offset in `input`.
+fn unwrap_braces(input: &str) -> Result<(&str, usize), ReferenceError> {
+    let opens = input.starts_with("{{");
+    let closes = input.ends_with("}}") && (!opens || input.len() >= 4);
+    match (opens, closes) {
+        (false, false) => Ok((input, 0)),
+        (true, false) => Err(ReferenceError::new(ReferenceErrorKind::UnbalancedBraces, 1)),
+        (false, true) => {
+            let position = input.chars().count() - 1;
+            Err(ReferenceError::new(
+                ReferenceErrorKind::UnbalancedBraces,
+                position,
+            ))
+        }
+        (true, true) => {
+            let inner = &input[2..input.len() - 2];
+            let leading = inner.len() - inner.trim_start_matches(' ').len();
+            let body = inner.trim_matches(' ');
+            Ok((body, 2 + leading))
+        }
+    }
+}
+
+fn parse_body(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
+    let (scope, rest, rest_offset) = if let Some(colon) = body.find(':') {
+        if !starts_with_ignore_case(body, PROJECT_PREFIX) || body[..colon].len() != 7 {
+            let position = offset + body[..colon].chars().count() + 1;
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::UnknownPrefix,
+                position,
+            ));
+        }
+        let after = &body[PROJECT_PREFIX.len()..];
+        let id_offset = offset + PROJECT_PREFIX.len();
+        let Some(slash) = after.find('/') else {
+            // `project:<id>` with no name: say which part is missing.
+            if after.is_empty() {
+                return Err(ReferenceError::new(
+                    ReferenceErrorKind::EmptyProjectId,
+                    id_offset + 1,
+                ));
+            }
+            validate_project_id(after, id_offset + 1)?;
+            let position = id_offset + after.chars().count() + 1;
+            return Err(ReferenceError::new(ReferenceErrorKind::EmptyName, position));
+        };
+        let id = &after[..slash];
+        if id.is_empty() {
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::EmptyProjectId,
+                id_offset + 1,
+            ));
+        }
+        validate_project_id(id, id_offset + 1)?;
+        let rest_offset = id_offset + id.chars().count() + 1;
+        (
+            RefScope::Project(ProjectId(id.into())),
+            &after[slash + 1..],
+            rest_offset,
+        )
+    } else {
+        (RefScope::Workspace, body, offset)
+    };
+    let (name, version) = parse_name_and_version(rest, rest_offset)?;
+    Ok(SecretRef {
+        scope,
+        vault: None,
+        name,
+        version,
+    })
+}
+
+/// Parses `<name>[/<version>]` that starts at character offset `offset`.
+fn parse_name_and_version(
+    rest: &str,
+    offset: usize,
+) -> Result<(SecretName, Option<SecretVersion>), ReferenceError> {
+    let mut parts = rest.splitn(3, '/');
+    let name = parts.next().unwrap_or_default();
+    validate_name(name, offset + 1)?;
+    let version = match parts.next() {
+        None => None,
+        Some(v) => {
+            let version_offset = offset + name.chars().count() + 1;
+            validate_version(v, version_offset + 1)?;
+            if parts.next().is_some() {
+                let position = version_offset + v.chars().count() + 1;
+                return Err(ReferenceError::new(
+                    ReferenceErrorKind::TrailingInput,
+                    position,
+                ));
+            }
+            Some(SecretVersion(v.into()))
+        }
+    };
+    Ok((SecretName(name.into()), version))
+}
+
+fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
+    let bad = |reason, at: usize| {
+        ReferenceError::new(ReferenceErrorKind::BadIdentifier { reason }, offset + at)
+    };
+    if !starts_with_ignore_case(body, IDENTIFIER_SCHEME) {
+        return Err(bad("must use https", 1));
+    }
+    let after_scheme = &body[IDENTIFIER_SCHEME.len()..];
+    let scheme_len = IDENTIFIER_SCHEME.len();
+    if let Some(i) = after_scheme.find(['?', '#']) {
+        let at = scheme_len + after_scheme[..i].chars().count() + 1;
+        return Err(bad("must not have a query or fragment", at));
+    }
+    let slash = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let authority = &after_scheme[..slash];
+    if authority.contains('@') {
+        return Err(bad("must not contain user information", scheme_len + 1));
+    }
+    if authority.is_empty() {
+        return Err(bad("has no vault host", scheme_len + 1));
+    }
+    let vault = normalise_authority(authority)
+        .ok_or_else(|| bad("has an invalid vault host", scheme_len + 1))?;
+    let path = &after_scheme[slash..];
+    let path_offset = scheme_len + authority.chars().count();
+    let Some(rest) = path.strip_prefix("/secrets/") else {
+        return Err(bad("must have the path `/secrets/<name>`", path_offset + 1));
+    };
+    let (name, version) = parse_name_and_version(rest, offset + path_offset + "/secrets/".len())?;
+    Ok(SecretRef {
+        scope: RefScope::Workspace,
+        vault: Some(vault.into()),
+        name,
+        version,
+    })
+}
+
+/// Lower-cases the host and drops a default port, so equal vault hosts compare equal.
+pub(crate) fn normalise_authority(authority: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("{IDENTIFIER_SCHEME}{authority}/")).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
+fn validate_name(name: &str, position: usize) -> Result<(), ReferenceError> {
+    if name.is_empty() {
+        return Err(ReferenceError::new(ReferenceErrorKind::EmptyName, position));
+    }
+    check_chars(name, position, "secret name", |c| {
+        c.is_ascii_alphanumeric() || c == '-'
+    })?;
+    let length = name.len();
+    if length > MAX_NAME_LEN {
+        return Err(ReferenceError::new(
+            ReferenceErrorKind::NameTooLong { length },
+            position,
+        ));
+    }
+    Ok(())
+}
+
+fn validate_project_id(id: &str, position: usize) -> Result<(), ReferenceError> {
+    check_chars(id, position, "project id", |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+    })?;
+    let length = id.len();
+    if length > MAX_PROJECT_ID_LEN {
+        return Err(ReferenceError::new(
+            ReferenceErrorKind::ProjectIdTooLong { length },
+            position,
+        ));
+    }
+    Ok(())
+}
+
+fn validate_version(version: &str, position: usize) -> Result<(), ReferenceError> {
+    let bad = |reason| ReferenceError::new(ReferenceErrorKind::BadVersion { reason }, position);
+    if version.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if let Some((i, _)) = version
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+    {
+        return Err(ReferenceError::new(
+            ReferenceErrorKind::BadVersion {
+                reason: "has a character that is not a hexadecimal digit",
+            },
+            position + i,
+        ));
+    }
+    if version.len() != 32 {
+        return Err(bad("does not have 32 digits"));
+    }
+    Ok(())
+}
+
+fn check_chars(
+    s: &str,
+    position: usize,
+    part: &'static str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), ReferenceError> {
+    match s.chars().enumerate().find(|&(_, c)| !allowed(c)) {
+        None => Ok(()),
+        Some((i, found)) => {
+            let part = if found == ' ' { "reference" } else { part };
+            Err(ReferenceError::new(
+                ReferenceErrorKind::BadCharacter { found, part },
+                position + i,
+            ))
+        }
+    }
+}
+
+/// `scheme://...`: a URL, handled (and refused unless https) as a Key Vault identifier.
+fn looks_like_url(body: &str) -> bool {
+    body.find(':')
+        .is_some_and(|colon| body[colon..].starts_with("://"))
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
