@@ -25,7 +25,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const MAX_NAME_LEN: usize = 127;
 /// The longest project id.
 pub const MAX_PROJECT_ID_LEN: usize = 64;
-/// The longest input [`SecretRef::parse`] looks at; longer inputs are refused unread.
+/// The longest input [`SecretRef::parse`] accepts; longer inputs are refused before parsing.
 pub const MAX_REFERENCE_LEN: usize = 1024;
 
 const PROJECT_PREFIX: &str = "project:";
@@ -182,7 +182,7 @@ impl std::error::Error for ReferenceError {}
 fn allowed_in(part: &str) -> &'static str {
     match part {
         "project id" => "project ids use letters, digits, '-', '_' and '.'",
-        "reference" => "spaces are allowed only inside a `{{ }}` wrapper",
+        "reference" => "spaces are allowed only between `{{ `/` }}` and the reference",
         _ => "secret names use letters, digits and '-'",
     }
 }
@@ -352,6 +352,25 @@ impl SecretRef {
             return Err(ReferenceError::new(
                 ReferenceErrorKind::TooLong { length },
                 1,
+            ));
+        }
+        // Whitespace is allowed only inside a wrapper; say so rather than blame the braces.
+        if let Some(found) = input.chars().next().filter(|c| c.is_whitespace()) {
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::BadCharacter {
+                    found,
+                    part: "reference",
+                },
+                1,
+            ));
+        }
+        if let Some(found) = input.chars().next_back().filter(|c| c.is_whitespace()) {
+            return Err(ReferenceError::new(
+                ReferenceErrorKind::BadCharacter {
+                    found,
+                    part: "reference",
+                },
+                length,
             ));
         }
         let (body, offset) = unwrap_braces(input)?;
@@ -605,13 +624,54 @@ fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceErr
     })
 }
 
-/// Lower-cases the host and drops a default port, so equal vault hosts compare equal.
+/// Checks a vault authority (`host[:port]`) and puts it in canonical form: lower-case, without
+/// the default port 443.
+///
+/// Only DNS-style hosts (`A-Z a-z 0-9 . -`) and bracketed IPv6 addresses are accepted, and
+/// nothing is rewritten beyond case and the default port: a URL parser would silently decode,
+/// drop or re-encode characters, and the host a token goes to must be the host that was written.
 pub(crate) fn normalise_authority(authority: &str) -> Option<String> {
-    let url = url::Url::parse(&format!("{IDENTIFIER_SCHEME}{authority}/")).ok()?;
-    let host = url.host_str()?;
-    Some(match url.port() {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (&authority[..v6.len() + 2], port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if host.len() > 253 || !host.split('.').all(label_ok) {
+            return None;
+        }
+        (host, port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) => {
+            return None;
+        }
+        Some(p) => match p.parse::<u16>().ok()? {
+            0 => return None,
+            443 => None,
+            n => Some(n),
+        },
+    };
+    let host = host.to_ascii_lowercase();
+    Some(match port {
         Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
+        None => host,
     })
 }
 
@@ -633,6 +693,12 @@ fn validate_name(name: &str, position: usize) -> Result<(), ReferenceError> {
 }
 
 fn validate_project_id(id: &str, position: usize) -> Result<(), ReferenceError> {
+    if id.is_empty() {
+        return Err(ReferenceError::new(
+            ReferenceErrorKind::EmptyProjectId,
+            position,
+        ));
+    }
     check_chars(id, position, "project id", |c| {
         c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
     })?;
