@@ -151,6 +151,16 @@ pub enum Source {
     StaleCache,
 }
 
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Backend => "backend",
+            Self::Cache => "cache",
+            Self::StaleCache => "stale cache",
+        })
+    }
+}
+
 /// A resolved secret: the value and everything known about it.
 #[derive(Debug, Clone)]
 pub struct ResolvedSecret {

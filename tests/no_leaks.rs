@@ -42,7 +42,10 @@ fn error_texts(error: &Error) -> Vec<String> {
 }
 
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(CANARY), "the canary leaked through {what}: {text}");
+    assert!(
+        !text.contains(CANARY),
+        "the canary leaked through {what}: {text}"
+    );
 }
 
 fn assert_error_clean(what: &str, error: &Error) {
@@ -64,22 +67,37 @@ async fn the_canary_never_leaks() {
     let workspace = Arc::new(MemoryBackend::new());
     workspace.set("db-password", CANARY).unwrap();
     workspace
-        .set_with("disabled", CANARY, SecretAttributes::new().with_enabled(false))
+        .set_with(
+            "disabled",
+            CANARY,
+            SecretAttributes::new().with_enabled(false),
+        )
         .unwrap();
     let past = OffsetDateTime::now_utc() - TimeDelta::days(1);
     let future = OffsetDateTime::now_utc() + TimeDelta::days(1);
     workspace
-        .set_with("expired", CANARY, SecretAttributes::new().with_expires(past))
+        .set_with(
+            "expired",
+            CANARY,
+            SecretAttributes::new().with_expires(past),
+        )
         .unwrap();
     workspace
-        .set_with("early", CANARY, SecretAttributes::new().with_not_before(future))
+        .set_with(
+            "early",
+            CANARY,
+            SecretAttributes::new().with_not_before(future),
+        )
         .unwrap();
     let project = Arc::new(MemoryBackend::new());
     project.set("db-password", CANARY).unwrap();
 
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
         .workspace_connection(Connection::from_arc("corp-vault", workspace.clone()))
-        .project_connection("billing", Connection::from_arc("billing-vault", project.clone()))
+        .project_connection(
+            "billing",
+            Connection::from_arc("billing-vault", project.clone()),
+        )
         .build()
         .unwrap();
     let manager = WorkspaceManager::builder(Arc::new(policy))
@@ -159,14 +177,25 @@ async fn the_canary_never_leaks() {
             .unwrap_err(),
     );
     errors.push(manager.resolve("db-password").await.unwrap_err());
-    errors.push(manager.resolve("project:nowhere/db-password").await.unwrap_err());
+    errors.push(
+        manager
+            .resolve("project:nowhere/db-password")
+            .await
+            .unwrap_err(),
+    );
 
     for error in &errors {
         assert_error_clean("an error", error);
     }
     let kinds: Vec<String> = errors
         .iter()
-        .map(|e| format!("{e:?}").split([' ', '(', '{']).next().unwrap().to_owned())
+        .map(|e| {
+            format!("{e:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     for expected in [
         "NotFound",
@@ -179,11 +208,17 @@ async fn the_canary_never_leaks() {
         "StalePlan",
         "NotConfigured",
     ] {
-        assert!(kinds.iter().any(|k| k == expected), "{expected} not exercised: {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} not exercised: {kinds:?}"
+        );
     }
 
     drop(_guard);
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("secret resolved"), "logging was not captured: {logs}");
+    assert!(
+        logs.contains("secret resolved"),
+        "logging was not captured: {logs}"
+    );
     assert_clean("the logs", &logs);
 }

@@ -46,8 +46,14 @@ async fn value(manager: &WorkspaceManager, reference: &str) -> Result<String, Er
 #[tokio::test]
 async fn workspace_mode_resolves_workspace_references_and_invalidates_project_ones() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Workspace));
-    assert_eq!(value(&manager, "db-password").await.unwrap(), "workspace-db");
-    assert_eq!(value(&manager, "{{ DB-Password }}").await.unwrap(), "workspace-db");
+    assert_eq!(
+        value(&manager, "db-password").await.unwrap(),
+        "workspace-db"
+    );
+    assert_eq!(
+        value(&manager, "{{ DB-Password }}").await.unwrap(),
+        "workspace-db"
+    );
     match value(&manager, "project:billing/db-password").await {
         Err(e @ Error::ScopeInvalidated { .. }) => {
             let message = e.to_string();
@@ -61,14 +67,27 @@ async fn workspace_mode_resolves_workspace_references_and_invalidates_project_on
 #[tokio::test]
 async fn project_mode_resolves_each_project_through_its_connection() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Project));
-    assert_eq!(value(&manager, "project:billing/db-password").await.unwrap(), "billing-db");
-    assert_eq!(value(&manager, "project:search/db-password").await.unwrap(), "search-db");
+    assert_eq!(
+        value(&manager, "project:billing/db-password")
+            .await
+            .unwrap(),
+        "billing-db"
+    );
+    assert_eq!(
+        value(&manager, "project:search/db-password").await.unwrap(),
+        "search-db"
+    );
     assert!(matches!(
         value(&manager, "db-password").await,
-        Err(Error::ScopeInvalidated { active: ScopeMode::Project, .. })
+        Err(Error::ScopeInvalidated {
+            active: ScopeMode::Project,
+            ..
+        })
     ));
     match value(&manager, "project:unknown/db-password").await {
-        Err(e @ Error::NotConfigured { .. }) => assert!(e.to_string().contains("project `unknown`")),
+        Err(e @ Error::NotConfigured { .. }) => {
+            assert!(e.to_string().contains("project `unknown`"))
+        }
         other => panic!("expected NotConfigured, got {other:?}"),
     }
     // A project's connection never serves another project's secrets.
@@ -113,7 +132,10 @@ async fn metadata_describes_the_resolved_secret() {
     assert_eq!(meta.connection, "corp-vault");
     assert_eq!(meta.properties.name.as_str(), "tls-key");
     assert_eq!(meta.properties.version.as_ref(), Some(&version));
-    assert_eq!(meta.properties.content_type.as_deref(), Some("application/x-pem-file"));
+    assert_eq!(
+        meta.properties.content_type.as_deref(),
+        Some("application/x-pem-file")
+    );
     assert!(meta.properties.enabled);
     assert_eq!(meta.properties.expires, Some(expires));
     assert!(meta.properties.created.is_some() && meta.properties.updated.is_some());
@@ -123,7 +145,10 @@ async fn metadata_describes_the_resolved_secret() {
     let second = manager.resolve_with_metadata("tls-key").await.unwrap();
     assert_eq!(second.metadata().source, Source::Cache);
     let pinned = format!("tls-key/{version}");
-    assert_eq!(manager.resolve(&pinned).await.unwrap().expose_secret(), "pem");
+    assert_eq!(
+        manager.resolve(&pinned).await.unwrap().expose_secret(),
+        "pem"
+    );
 
     let json = serde_json::to_value(second.metadata()).unwrap();
     assert_eq!(json["scope"], "workspace");
@@ -140,14 +165,20 @@ async fn dates_are_enforced_unless_allowed() {
         .set_with("old", "v", SecretAttributes::new().with_expires(past))
         .unwrap();
     vault
-        .set_with("early", "v", SecretAttributes::new().with_not_before(future))
+        .set_with(
+            "early",
+            "v",
+            SecretAttributes::new().with_not_before(future),
+        )
         .unwrap();
     let build = |validity| {
         let policy = ScopePolicy::builder(ScopeMode::Workspace)
             .workspace_connection(Connection::from_arc("corp-vault", vault.clone()))
             .build()
             .unwrap();
-        WorkspaceManager::builder(Arc::new(policy)).validity(validity).build()
+        WorkspaceManager::builder(Arc::new(policy))
+            .validity(validity)
+            .build()
     };
 
     let strict = build(ValidityOptions::new());
@@ -158,7 +189,10 @@ async fn dates_are_enforced_unless_allowed() {
     match strict.resolve("early").await {
         Err(e @ Error::NotYetValid { .. }) => {
             let year = future.year().to_string();
-            assert!(e.to_string().contains(&year), "the message gives the date: {e}");
+            assert!(
+                e.to_string().contains(&year),
+                "the message gives the date: {e}"
+            );
         }
         other => panic!("expected NotYetValid, got {other:?}"),
     }
@@ -178,7 +212,10 @@ async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() 
     // Memory backends have no vault host, so no identifier can be routed to them.
     match value(&manager, "https://evil.example.com/secrets/db-password").await {
         Err(Error::InvalidReference(e)) => {
-            assert!(e.to_string().contains("not the host of the connection"), "{e}")
+            assert!(
+                e.to_string().contains("not the host of the connection"),
+                "{e}"
+            )
         }
         other => panic!("expected InvalidReference, got {other:?}"),
     }
@@ -187,13 +224,25 @@ async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() 
 #[tokio::test]
 async fn a_switch_needs_a_plan_and_its_acknowledgement() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Project));
-    manager.policy().register("project:billing/billing-only").unwrap();
-    value(&manager, "project:billing/db-password").await.unwrap();
+    manager
+        .policy()
+        .register("project:billing/billing-only")
+        .unwrap();
+    value(&manager, "project:billing/db-password")
+        .await
+        .unwrap();
     value(&manager, "project:search/db-password").await.unwrap();
 
     let plan = manager.plan_switch(ScopeMode::Workspace).await;
-    assert_eq!((plan.from(), plan.to()), (ScopeMode::Project, ScopeMode::Workspace));
-    let broken: Vec<String> = plan.breaking().iter().map(|i| i.reference.to_string()).collect();
+    assert_eq!(
+        (plan.from(), plan.to()),
+        (ScopeMode::Project, ScopeMode::Workspace)
+    );
+    let broken: Vec<String> = plan
+        .breaking()
+        .iter()
+        .map(|i| i.reference.to_string())
+        .collect();
     assert_eq!(
         broken,
         [
@@ -207,11 +256,23 @@ async fn a_switch_needs_a_plan_and_its_acknowledgement() {
         .iter()
         .map(|i| &i.replacements[0].presence)
         .collect();
-    assert_eq!(presence, [&Presence::Missing, &Presence::Found, &Presence::Found]);
-    assert_eq!(plan.breaking()[0].replacements[0].reference.to_string(), "billing-only");
+    assert_eq!(
+        presence,
+        [&Presence::Missing, &Presence::Found, &Presence::Found]
+    );
+    assert_eq!(
+        plan.breaking()[0].replacements[0].reference.to_string(),
+        "billing-only"
+    );
     let report = plan.to_string();
-    assert!(report.contains("3 known references will stop resolving"), "{report}");
-    assert!(report.contains("missing; create it before switching"), "{report}");
+    assert!(
+        report.contains("3 known references will stop resolving"),
+        "{report}"
+    );
+    assert!(
+        report.contains("missing; create it before switching"),
+        "{report}"
+    );
 
     // Refused without an acknowledgement, and with one made from another plan: nothing changes.
     let other_plan = manager.plan_switch(ScopeMode::Workspace).await;
@@ -223,7 +284,12 @@ async fn a_switch_needs_a_plan_and_its_acknowledgement() {
         assert_eq!(manager.policy().mode(), ScopeMode::Project);
         assert_eq!(manager.policy().generation(), 0);
     }
-    assert_eq!(value(&manager, "project:billing/db-password").await.unwrap(), "billing-db");
+    assert_eq!(
+        value(&manager, "project:billing/db-password")
+            .await
+            .unwrap(),
+        "billing-db"
+    );
 
     let state = manager
         .apply_switch(&plan, Some(&plan.acknowledge("alice")))
@@ -238,7 +304,10 @@ async fn a_switch_needs_a_plan_and_its_acknowledgement() {
         value(&manager, "project:billing/db-password").await,
         Err(Error::ScopeInvalidated { .. })
     ));
-    assert_eq!(value(&manager, "db-password").await.unwrap(), "workspace-db");
+    assert_eq!(
+        value(&manager, "db-password").await.unwrap(),
+        "workspace-db"
+    );
 
     // The old plan and the other plan are stale now.
     for stale in [&plan, &other_plan] {
@@ -284,7 +353,9 @@ async fn switching_to_project_scope_reports_every_project_candidate() {
 #[tokio::test]
 async fn plans_and_acknowledgements_survive_serialisation() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Project));
-    value(&manager, "project:billing/db-password").await.unwrap();
+    value(&manager, "project:billing/db-password")
+        .await
+        .unwrap();
     let plan = manager.plan_switch(ScopeMode::Workspace).await;
     let ack = plan.acknowledge("alice");
     let plan_back = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
@@ -326,7 +397,10 @@ async fn the_policy_state_round_trips_and_replicas_adopt_newer_states() {
     // Two replicas that switched independently to different modes at one generation conflict.
     let mut conflicting = loaded;
     conflicting.mode = ScopeMode::Project;
-    assert!(matches!(behind.adopt(conflicting), Err(Error::InvalidConfig { .. })));
+    assert!(matches!(
+        behind.adopt(conflicting),
+        Err(Error::InvalidConfig { .. })
+    ));
 }
 
 #[tokio::test]
@@ -334,7 +408,9 @@ async fn builder_refuses_bad_settings() {
     let bad_project = ScopePolicy::builder(ScopeMode::Project)
         .project_connection("no spaces", Connection::new("x", MemoryBackend::new()))
         .build();
-    assert!(matches!(bad_project, Err(Error::InvalidConfig { field, .. }) if field.contains("no spaces")));
+    assert!(
+        matches!(bad_project, Err(Error::InvalidConfig { field, .. }) if field.contains("no spaces"))
+    );
     let twice = ScopePolicy::builder(ScopeMode::Project)
         .project_connection("p", Connection::new("a", MemoryBackend::new()))
         .project_connection("p", Connection::new("b", MemoryBackend::new()))
@@ -397,8 +473,12 @@ async fn no_invalidated_reference_resolves_once_a_switch_is_applied() {
 
     let tasks: Vec<_> = (0..8)
         .map(|i| {
-            let (manager, applied, stop, before) =
-                (manager.clone(), applied.clone(), stop.clone(), before.clone());
+            let (manager, applied, stop, before) = (
+                manager.clone(),
+                applied.clone(),
+                stop.clone(),
+                before.clone(),
+            );
             tokio::spawn(async move {
                 let mut violations = Vec::new();
                 let mut after = 0usize;
@@ -490,7 +570,10 @@ async fn a_resolve_in_flight_during_a_switch_does_not_return_the_invalidated_sec
     });
     gate.inner.set("db-password", "billing-db").unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection("billing", Connection::from_arc("billing-vault", gate.clone()))
+        .project_connection(
+            "billing",
+            Connection::from_arc("billing-vault", gate.clone()),
+        )
         .build()
         .unwrap();
     let manager = Arc::new(WorkspaceManager::new(policy));
@@ -506,6 +589,8 @@ async fn a_resolve_in_flight_during_a_switch_does_not_return_the_invalidated_sec
     gate.release.notify_one();
     match in_flight.await.unwrap() {
         Err(Error::ScopeInvalidated { .. }) => {}
-        other => panic!("expected ScopeInvalidated for a resolve that spanned the switch, got {other:?}"),
+        other => {
+            panic!("expected ScopeInvalidated for a resolve that spanned the switch, got {other:?}")
+        }
     }
 }
