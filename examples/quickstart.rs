@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workspace_file = write(folder.path(), "workspace.toml", WORKSPACE_SECRETS)?;
     let billing_file = write(folder.path(), "billing.toml", BILLING_SECRETS)?;
     println!(
-        "Demo secrets files written under {}\n",
+        "Demo secrets files written under {}",
         folder.path().display()
     );
 
