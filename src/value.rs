@@ -30,17 +30,8 @@ pub struct SecretValue(Arc<SecretString>);
 
 impl SecretValue {
     /// Takes ownership of `value` without leaving an unzeroized copy behind.
-    pub fn new(mut value: String) -> Self {
-        // `String` -> `Box<str>` reallocates when there is spare capacity, and the old buffer
-        // would be freed without being wiped: copy to an exact-size box and wipe the original.
-        let boxed: Box<str> = if value.capacity() == value.len() {
-            value.into_boxed_str()
-        } else {
-            let exact = Box::<str>::from(value.as_str());
-            value.zeroize();
-            exact
-        };
-        Self(Arc::new(SecretString::from(boxed)))
+    pub fn new(value: String) -> Self {
+        Self(Arc::new(secret_string(value)))
     }
 
     /// The secret itself. Keep the borrow short and do not log it.
@@ -57,6 +48,21 @@ impl SecretValue {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Moves `value` into a [`SecretString`] without leaving an unzeroized copy behind.
+///
+/// `String` -> `Box<str>` reallocates when there is spare capacity, and the old buffer would be
+/// freed without being wiped: copy to an exact-size box and wipe the original instead.
+pub(crate) fn secret_string(mut value: String) -> SecretString {
+    let boxed: Box<str> = if value.capacity() == value.len() {
+        value.into_boxed_str()
+    } else {
+        let exact = Box::<str>::from(value.as_str());
+        value.zeroize();
+        exact
+    };
+    SecretString::from(boxed)
 }
 
 impl From<String> for SecretValue {

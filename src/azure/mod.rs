@@ -1,0 +1,79 @@
+//! The Azure Key Vault backend, on the official Azure SDK crates (`azure_core`,
+//! `azure_identity`, `azure_security_keyvault_secrets`). Cargo feature `azure`, on by default.
+//!
+//! # Connecting a vault
+//!
+//! An administrator connects a vault with five fields: a connection name, the vault URL, the
+//! tenant ID, the client ID and the client secret of an app registration that has the
+//! *Key Vault Secrets User* role on the vault (or, on a vault using access policies, the secret
+//! *Get* permission). [`AzureKeyVaultBuilder`] takes exactly those, checks each before any I/O,
+//! and [`Connection::test`](crate::Connection::test) then says plainly whether the connection
+//! works and, if not, what to fix.
+//!
+//! ```no_run
+//! # async fn demo() -> secretscope::Result<()> {
+//! use secretscope::azure::AzureKeyVaultBuilder;
+//! use secretscope::{Connection, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+//!
+//! // AZURE_KEYVAULT_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
+//! let vault = AzureKeyVaultBuilder::from_env().with_connection_name("corp-vault").build()?;
+//! let connection = Connection::new("corp-vault", vault);
+//! let report = connection.test().await;
+//! println!("{report}"); // Connection successful: `corp-vault` (https://...) answered in 84 ms
+//!
+//! let policy = ScopePolicy::builder(ScopeMode::Workspace)
+//!     .workspace_connection(connection)
+//!     .build()?;
+//! let manager = WorkspaceManager::new(policy);
+//! let password = manager.resolve("db-password").await?;
+//! # let _ = password;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Other credentials: [`with_managed_identity`](AzureKeyVaultBuilder::with_managed_identity),
+//! [`with_workload_identity`](AzureKeyVaultBuilder::with_workload_identity),
+//! [`with_developer_tools_credential`](AzureKeyVaultBuilder::with_developer_tools_credential)
+//! (Azure CLI), or any SDK credential with
+//! [`with_credential`](AzureKeyVaultBuilder::with_credential). In a configuration file, use
+//! [`AzureKeyVaultConfig`], where the client secret can come from an environment variable or a
+//! file.
+//!
+//! # Transport
+//!
+//! Extra CA roots, connect and per-try timeouts, retries with exponential back-off, and an
+//! overall deadline per fetch (10 s by default): an unreachable vault fails within it rather
+//! than after the SDK's default of about 80 s. Redirects are never followed, and the check
+//! that a vault's authentication challenge names the vault's own resource stays on for every
+//! host that is not loopback, so a token only goes to the vault that was configured.
+//!
+//! # Errors
+//!
+//! Every SDK failure is mapped in one place to the crate's [`Error`](crate::Error): not found,
+//! disabled, permission denied naming the missing grant (*Key Vault Secrets User* role, *Get*
+//! permission, or the vault firewall), unauthenticated with the Entra ID code (`AADSTS7000215`
+//! wrong secret, `AADSTS7000222` expired secret, `AADSTS700016` unknown application,
+//! `AADSTS90002` unknown tenant), throttled with the service's retry-after, and unavailable for
+//! 5xx, timeouts, TLS failures and refused connections, keeping the cause.
+
+mod backend;
+mod builder;
+mod config;
+mod map;
+mod validate;
+
+pub use backend::AzureKeyVaultBackend;
+pub use builder::{
+    AzureKeyVaultBuilder, ENV_AUTHORITY_HOST, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TENANT_ID,
+    ENV_VAULT_URL,
+};
+pub use config::{AzureKeyVaultConfig, ClientSecretSource, CredentialKind};
+
+/// The Azure SDK crates this backend is built on, re-exported so callers use the same versions
+/// (for [`AzureKeyVaultBuilder::with_credential`] and
+/// [`AzureKeyVaultBuilder::with_http_client`]).
+pub mod sdk {
+    pub use azure_core;
+    pub use azure_identity;
+    pub use azure_security_keyvault_secrets;
+}

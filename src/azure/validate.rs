@@ -1,0 +1,329 @@
+//! Checks of what an administrator enters, before any I/O. Each failure names the field and
+//! the fix.
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::reference::normalise_authority;
+
+/// Key Vault host suffixes of the known clouds, and the cloud each belongs to.
+pub(crate) const VAULT_SUFFIXES: [(&str, Cloud); 3] = [
+    (".vault.azure.net", Cloud::Public),
+    (".vault.azure.cn", Cloud::China),
+    (".vault.usgovcloudapi.net", Cloud::UsGovernment),
+];
+
+/// The Azure cloud a vault lives in, which decides the Entra ID authority host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cloud {
+    Public,
+    China,
+    UsGovernment,
+    /// A host outside the known clouds (a local stand-in), allowed explicitly.
+    Custom,
+}
+
+/// A checked vault URL.
+#[derive(Debug, Clone)]
+pub(crate) struct VaultUrl {
+    /// `https://host[:port]`, without a trailing slash.
+    pub(crate) url: String,
+    /// `host[:port]` in canonical form, as Key Vault identifiers must name it.
+    pub(crate) authority: String,
+    /// The host alone, lower-case.
+    pub(crate) host: String,
+    pub(crate) cloud: Cloud,
+}
+
+const VAULT_URL: &str = "vault URL";
+
+pub(crate) fn vault_url(raw: &str, allow_custom_host: bool) -> Result<VaultUrl> {
+    let bad = |reason: String| Error::invalid_config(VAULT_URL, reason);
+    let example = "copy the Vault URI from the vault's Overview page, such as https://my-vault.vault.azure.net";
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(bad(format!("it is empty; {example}")));
+    }
+    let Some(rest) = strip_prefix_ignore_case(raw, "https://") else {
+        return Err(bad(format!(
+            "it must start with https:// (Key Vault serves HTTPS only); {example}"
+        )));
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (raw_authority, tail) = rest.split_at(end);
+    if raw_authority.contains('@') {
+        return Err(bad(
+            "it contains user information (`user@`); remove it: credentials go in the tenant ID, client ID and client secret fields"
+                .to_owned(),
+        ));
+    }
+    if tail.contains(['?', '#']) {
+        return Err(bad(format!(
+            "it has a query or fragment; remove everything after the host; {example}"
+        )));
+    }
+    if !tail.is_empty() && tail != "/" {
+        return Err(bad(format!(
+            "it has a path (`{tail}`): give the vault's root URL, not a secret identifier; {example}"
+        )));
+    }
+    let authority = normalise_authority(raw_authority).ok_or_else(|| {
+        bad(format!(
+            "`{raw_authority}` is not a valid host name; {example}"
+        ))
+    })?;
+    let url = Url::parse(&format!("https://{authority}/"))
+        .map_err(|e| bad(format!("it does not parse ({e}); {example}")))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+
+    if host.ends_with(".managedhsm.azure.net") {
+        return Err(bad(
+            "it is a Managed HSM, which holds keys, not secrets; use the URL of a key vault"
+                .to_owned(),
+        ));
+    }
+    let known = VAULT_SUFFIXES
+        .iter()
+        .find(|(suffix, _)| host.ends_with(suffix));
+    let cloud = match known {
+        Some((suffix, cloud)) => {
+            let name = &host[..host.len() - suffix.len()];
+            if !(3..=24).contains(&name.len()) || name.contains('.') {
+                return Err(bad(format!(
+                    "the vault name `{name}` must be 3 to 24 letters, digits and hyphens; {example}"
+                )));
+            }
+            *cloud
+        }
+        None if allow_custom_host => Cloud::Custom,
+        None => {
+            return Err(bad(format!(
+                "`{host}` is not a Key Vault host of a known cloud (*.vault.azure.net, *.vault.azure.cn, *.vault.usgovcloudapi.net); fix the URL, or allow a custom host explicitly for a local stand-in"
+            )));
+        }
+    };
+    Ok(VaultUrl {
+        url: format!("https://{authority}"),
+        authority,
+        host,
+        cloud,
+    })
+}
+
+/// A tenant ID: a GUID, or a verified domain such as `contoso.onmicrosoft.com`.
+pub(crate) fn tenant_id(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    if is_guid(raw) || is_domain(raw) {
+        return Ok(raw.to_owned());
+    }
+    Err(Error::invalid_config(
+        "tenant ID",
+        if raw.is_empty() {
+            "it is empty; copy the Directory (tenant) ID from the app registration's Overview page"
+                .to_owned()
+        } else {
+            "it is neither a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) nor a domain such as contoso.onmicrosoft.com; copy the Directory (tenant) ID from the app registration's Overview page".to_owned()
+        },
+    ))
+}
+
+/// A client (application) ID: a GUID.
+pub(crate) fn client_id(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    if is_guid(raw) {
+        return Ok(raw.to_owned());
+    }
+    Err(Error::invalid_config(
+        "client ID",
+        "it must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx); copy the Application (client) ID from the app registration's Overview page",
+    ))
+}
+
+/// An Entra ID authority host: an https URL without a path.
+pub(crate) fn authority_host(raw: &str) -> Result<String> {
+    let bad = |reason: &str| Error::invalid_config("authority host", reason.to_owned());
+    let url = Url::parse(raw.trim())
+        .map_err(|_| bad("it is not a URL; use e.g. https://login.microsoftonline.com"))?;
+    if url.scheme() != "https" {
+        return Err(bad("it must use https; Entra ID serves HTTPS only"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it must not contain user information"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err(bad(
+            "give the host only, e.g. https://login.microsoftonline.com; the tenant is a field of its own",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len()
+        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()))
+    .then(|| &s[prefix.len()..])
+}
+
+/// Whether TLS and challenge checks may treat `host` as this machine.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(e @ Error::InvalidConfig { .. }) => e.to_string(),
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn vault_urls_of_known_clouds_are_accepted_and_normalised() {
+        let v = vault_url("HTTPS://My-Vault.Vault.Azure.NET/", false).unwrap();
+        assert_eq!(v.url, "https://my-vault.vault.azure.net");
+        assert_eq!(v.authority, "my-vault.vault.azure.net");
+        assert_eq!(v.cloud, Cloud::Public);
+        assert_eq!(
+            vault_url("https://abc.vault.azure.cn", false)
+                .unwrap()
+                .cloud,
+            Cloud::China
+        );
+        assert_eq!(
+            vault_url("https://abc.vault.usgovcloudapi.net:443", false)
+                .unwrap()
+                .authority,
+            "abc.vault.usgovcloudapi.net"
+        );
+        let local = vault_url("https://primary.localhost:8443", true).unwrap();
+        assert_eq!(
+            (local.authority.as_str(), local.cloud),
+            ("primary.localhost:8443", Cloud::Custom)
+        );
+    }
+
+    #[test]
+    fn bad_vault_urls_name_the_field_and_the_fix() {
+        let cases = [
+            ("", "it is empty"),
+            ("http://v1.vault.azure.net", "must start with https://"),
+            ("corp.vault.azure.net", "must start with https://"),
+            ("https://user:pw@corp.vault.azure.net", "user information"),
+            ("https://corp.vault.azure.net/?x=1", "query or fragment"),
+            ("https://corp.vault.azure.net#frag", "query or fragment"),
+            (
+                "https://corp.vault.azure.net/secrets/db",
+                "not a secret identifier",
+            ),
+            (
+                "https://corp.example.com",
+                "not a Key Vault host of a known cloud",
+            ),
+            ("https://ab.vault.azure.net", "3 to 24"),
+            ("https://corp.managedhsm.azure.net", "Managed HSM"),
+            ("https://co%72p.vault.azure.net", "not a valid host name"),
+            ("https://corp.vault.azure.net:0", "not a valid host name"),
+        ];
+        for (input, expected) in cases {
+            let message = reason(vault_url(input, false));
+            assert!(
+                message.starts_with("invalid configuration for vault URL: "),
+                "{message}"
+            );
+            assert!(message.contains(expected), "{input:?}: {message}");
+        }
+        assert!(
+            reason(vault_url("https://user@primary.localhost", true)).contains("user information")
+        );
+    }
+
+    #[test]
+    fn tenant_and_client_ids() {
+        let guid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert_eq!(tenant_id(guid).unwrap(), guid);
+        assert_eq!(
+            tenant_id("contoso.onmicrosoft.com").unwrap(),
+            "contoso.onmicrosoft.com"
+        );
+        assert_eq!(
+            client_id(&guid.to_uppercase()).unwrap(),
+            guid.to_uppercase()
+        );
+        for bad in ["", "contoso", "not a tenant!", "72f988bf-86f1-41af-91ab"] {
+            assert!(reason(tenant_id(bad)).contains("tenant ID"), "{bad:?}");
+        }
+        for bad in [
+            "",
+            "contoso.onmicrosoft.com",
+            "72f988bf86f141af91ab2d7cd011db47",
+        ] {
+            assert!(
+                reason(client_id(bad)).contains("Application (client) ID"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn authority_hosts() {
+        assert_eq!(
+            authority_host("https://login.microsoftonline.com/").unwrap(),
+            "https://login.microsoftonline.com"
+        );
+        assert_eq!(
+            authority_host("https://login.localhost:8443").unwrap(),
+            "https://login.localhost:8443"
+        );
+        assert!(reason(authority_host("http://login.microsoftonline.com")).contains("https"));
+        assert!(
+            reason(authority_host("https://login.microsoftonline.com/tenant"))
+                .contains("host only")
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "primary.localhost",
+            "127.0.0.1",
+            "127.3.2.1",
+            "[::1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["corp.vault.azure.net", "localhost.evil.com", "10.0.0.1"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}
