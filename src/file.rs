@@ -545,7 +545,8 @@ impl<'de> Visitor<'de> for DocumentVisitor {
 }
 
 /// A field name, one of the given ones (or the key of a TOML date-time); anything else is an
-/// error at the key's position. A refused field name is quoted, as names are not secrets.
+/// error at the key's position. A refused field name is not quoted: a value typed where a key
+/// belongs (`{"db": {"hunter2"}}` reads as a key) may be a secret.
 struct FieldSeed(&'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for FieldSeed {
@@ -571,7 +572,13 @@ impl<'de> Visitor<'de> for FieldSeed {
             .iter()
             .find(|field| **field == v)
             .copied()
-            .ok_or_else(|| E::unknown_field(v, self.0))
+            .ok_or_else(|| {
+                let expected: Vec<String> = self.0.iter().map(|f| format!("`{f}`")).collect();
+                E::custom(format_args!(
+                    "unknown field; expected one of {}",
+                    expected.join(", ")
+                ))
+            })
     }
 
     refuse!("a field name must be a string" => bool, numbers, bytes, unit, wrappers, seq, map);
@@ -1587,7 +1594,7 @@ enabled = false
                     r#"{"secrets": {"a": {"value": "v", "valu": "v"}}}"#,
                 ),
             ],
-            "unknown field `valu`, expected one of `value`, `versions`",
+            "unknown field; expected one of `value`, `versions`",
         );
         assert_refused(
             &[
@@ -1600,14 +1607,14 @@ enabled = false
                     r#"{"secrets": {"a": {"versions": [{"value": "v", "versions": []}]}}}"#,
                 ),
             ],
-            "unknown field `versions`, expected one of `value`, `version`,",
+            "unknown field; expected one of `value`, `version`,",
         );
         assert_refused(
             &[
                 ("x.toml", "a = \"v\"\n"),
                 ("x.json", r#"{"secret": {"a": "v"}}"#),
             ],
-            "expected `secrets`",
+            "expected one of `secrets`",
         );
         assert_refused(
             &[(
@@ -1997,6 +2004,67 @@ enabled = false
                         "{file_name} {contents:?}: `{leak}` leaked into: {text}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn values_typed_where_keys_belong_are_not_echoed() {
+        for (file_name, contents) in [
+            ("x.json", r#"{"secrets": {"db": {"CANARY-9f8e7d"}}}"#),
+            ("x.json", r#"{"CANARY-9f8e7d"}"#),
+            ("x.json", r#"{"secrets": {"db": {"value: CANARY-9f8e7d"}}}"#),
+            ("x.toml", "[secrets.db]\n\"CANARY-9f8e7d\" = 1\n"),
+            ("x.toml", "[secrets.db]\nCANARY-9f8e7d\n"),
+            ("x.toml", "CANARY-9f8e7d = 1\n"),
+        ] {
+            let (e, _) = open_err(file_name, contents);
+            let texts = [e.to_string(), format!("{e:?}")];
+            for text in texts {
+                assert!(!text.contains("CANARY"), "{contents:?}: leaked into {text}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Random damage to a valid file never makes an error quote the secret value: the
+        /// parsers' messages are only ever about positions and expected shapes.
+        #[test]
+        fn damaged_files_never_echo_the_value(
+            json in proptest::bool::ANY,
+            edits in proptest::collection::vec((proptest::bool::ANY, 0usize..20, 0usize..15), 1..4),
+        ) {
+            // Underscores make the canary invalid as a secret name, so it cannot become one.
+            const VALUE: &str = "CANARY_9f8e7d";
+            let mut text = if json {
+                format!(r#"{{"secrets": {{"db": "{VALUE}", "tls": {{"value": "{VALUE}", "enabled": true}}}}}}"#)
+            } else {
+                format!("[secrets]\ndb = \"{VALUE}\"\n[secrets.tls]\nvalue = \"{VALUE}\"\nenabled = true\n")
+            }
+            .into_bytes();
+            // Damage lands around one of the two values, where it can move a value into
+            // another role (a key, a bare word, a table).
+            let starts: Vec<usize> = {
+                let t = String::from_utf8_lossy(&text).into_owned();
+                t.match_indices(VALUE).map(|(i, _)| i).collect()
+            };
+            for (second, offset, what) in edits {
+                let at = (starts[usize::from(second)] + offset).saturating_sub(4).min(text.len());
+                match what {
+                    0 if at < text.len() => { text.remove(at); }
+                    1 if at < text.len() => { let c = text[at]; text.insert(at, c); }
+                    n => text.insert(at, b"{}[]\":=,\n' #x"[n - 2]),
+                }
+            }
+            let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+            let result = if json { parse_json(&text) } else { parse_toml(&text) };
+            if let Err(malformed) = result {
+                proptest::prop_assert!(
+                    !malformed.message.contains("CANARY"),
+                    "{text:?} gave {:?}", malformed.message
+                );
             }
         }
     }
