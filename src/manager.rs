@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::backend::ConnectionReport;
 use crate::cache::{Cache, CacheKey, CacheOptions};
 use crate::error::{Error, Result};
-use crate::reference::{ReferenceError, SecretRef};
+use crate::reference::{ReferenceError, SecretRef, normalise_authority};
 use crate::scope::{Acknowledgement, PolicyState, ScopeMode, ScopePolicy, SwitchPlan};
 use crate::value::{ResolvedSecret, SecretMetadata, SecretProperties, SecretValue};
 
@@ -197,7 +197,9 @@ impl WorkspaceManager {
         let route = self.policy.route(&reference)?;
         let backend = route.connection.backend();
         if let Some(host) = reference.vault_host() {
-            if backend.vault_host() != Some(host) {
+            // Compare canonical forms, whatever case or default port the backend reports.
+            let serving = backend.vault_host().and_then(normalise_authority);
+            if serving.as_deref() != Some(host) {
                 return Err(ReferenceError::unconfigured_vault_host().into());
             }
         }

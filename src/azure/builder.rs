@@ -307,8 +307,8 @@ impl AzureKeyVaultBuilder {
                 .unwrap_or_else(|| SecretClientOptions::default().api_version),
             client_options,
             // The challenge check keeps tokens from going to a host that merely claims to be a
-            // vault. Only a loopback stand-in may skip it.
-            verify_challenge_resource: Some(!validate::is_loopback(&vault.host)),
+            // vault. Only a bare loopback stand-in, which can never pass it, skips it.
+            verify_challenge_resource: Some(!validate::skips_challenge_check(&vault.host)),
         };
         let client = SecretClient::new(&vault.url, credential, Some(options)).map_err(|e| {
             Error::InvalidConfig {

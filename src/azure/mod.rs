@@ -45,7 +45,8 @@
 //! overall deadline per fetch (10 s by default): an unreachable vault fails within it rather
 //! than after the SDK's default of about 80 s. Redirects are never followed, and the check
 //! that a vault's authentication challenge names the vault's own resource stays on for every
-//! host that is not loopback, so a token only goes to the vault that was configured.
+//! host but a bare loopback name or address (which can never pass it), so a token only goes to
+//! the vault that was configured.
 //!
 //! # Errors
 //!

@@ -186,10 +186,13 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     .then(|| &s[prefix.len()..])
 }
 
-/// Whether TLS and challenge checks may treat `host` as this machine.
-pub(crate) fn is_loopback(host: &str) -> bool {
+/// Whether the SDK's challenge-resource check must be skipped for `host`.
+///
+/// The check accepts a challenge only when the vault host is a subdomain of the resource it
+/// names, so a bare loopback name or address (`localhost`, `127.0.0.1`, `[::1]`) can never pass
+/// it. Every other host keeps it, `*.localhost` stand-ins included.
+pub(crate) fn skips_challenge_check(host: &str) -> bool {
     host == "localhost"
-        || host.ends_with(".localhost")
         || host == "[::1]"
         || host
             .parse::<std::net::Ipv4Addr>()

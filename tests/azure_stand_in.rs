@@ -1,0 +1,532 @@
+//! The Azure backend through the real SDK, over real HTTPS, against the local stand-in of
+//! Entra ID and Key Vault in `tests/support` (two vaults: `primary.localhost`, an RBAC vault,
+//! and `secondary.localhost`, an access-policy vault).
+#![cfg(feature = "azure")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secretscope::azure::sdk::azure_security_keyvault_secrets::ResourceExt;
+use secretscope::azure::sdk::azure_security_keyvault_secrets::models::{
+    SecretAttributes as SdkAttributes, SetSecretParameters,
+};
+use secretscope::azure::{AzureKeyVaultBackend, AzureKeyVaultBuilder};
+use secretscope::conformance::{self, Seeded};
+use secretscope::{
+    Connection, Error, MissingGrant, ScopeMode, ScopePolicy, SecretBackend, SecretName,
+    SecretVersion, SecretsManager, Source, WorkspaceManager,
+};
+use support::{
+    CLIENT_ID, CLIENT_SECRET, EXPIRED_SECRET_CLIENT_ID, Fault, NO_ACCESS_CLIENT_ID, PRIMARY_HOST,
+    SECONDARY_HOST, Seed, StandIn, TENANT_ID,
+};
+use time::{Duration as TimeDelta, OffsetDateTime};
+
+/// A connection to `host` on the stand-in, as an administrator would enter it, plus the
+/// transport settings a local stand-in needs (its CA, its address, its authority host).
+fn builder(stand_in: &StandIn, host: &str) -> AzureKeyVaultBuilder {
+    let mut builder = AzureKeyVaultBuilder::new()
+        .with_connection_name(host)
+        .with_vault_url(stand_in.vault_url(host))
+        .with_allow_custom_host(true)
+        .with_tenant_id(TENANT_ID)
+        .with_client_id(CLIENT_ID)
+        .with_client_secret(CLIENT_SECRET)
+        .with_authority_host(stand_in.authority_host())
+        .with_extra_ca_pem(stand_in.ca_pem())
+        .with_max_retries(0)
+        .with_deadline(Duration::from_secs(5));
+    for name in StandIn::hosts() {
+        builder = builder.with_resolve(name, stand_in.addr());
+    }
+    builder
+}
+
+fn backend(stand_in: &StandIn, host: &str) -> AzureKeyVaultBackend {
+    builder(stand_in, host).build().expect("valid settings")
+}
+
+/// Stores a version through the SDK, as an administrator's tooling would, and returns its version.
+async fn set(
+    backend: &AzureKeyVaultBackend,
+    name: &str,
+    value: &str,
+    attributes: SdkAttributes,
+    content_type: Option<&str>,
+) -> SecretVersion {
+    let params = SetSecretParameters {
+        value: Some(value.to_owned()),
+        content_type: content_type.map(str::to_owned),
+        secret_attributes: Some(attributes),
+        tags: None,
+    };
+    let secret = backend
+        .client()
+        .set_secret(name, params.try_into().expect("serialisable"), None)
+        .await
+        .expect("stored")
+        .into_model()
+        .expect("a secret bundle");
+    let version = secret
+        .resource_id()
+        .expect("an id")
+        .version
+        .expect("a version");
+    SecretVersion::new(&version).expect("32 hex digits")
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite() {
+    let stand_in = StandIn::start().await.unwrap();
+    let backend = backend(&stand_in, PRIMARY_HOST);
+    let mut seeded = Seeded::new();
+    for fixture in conformance::fixtures() {
+        for version in &fixture.versions {
+            let attributes = &version.attributes;
+            let sdk = SdkAttributes {
+                enabled: attributes.enabled,
+                not_before: attributes.not_before,
+                expires: attributes.expires,
+                ..Default::default()
+            };
+            let assigned = set(
+                &backend,
+                fixture.name,
+                version.value,
+                sdk,
+                attributes.content_type.as_deref(),
+            )
+            .await;
+            seeded.record(fixture.name, Some(assigned));
+        }
+    }
+    conformance::run_all(&backend, &seeded).await;
+    let shared: Arc<dyn SecretBackend> = Arc::new(backend);
+    conformance::run_all(&shared, &seeded).await;
+}
+
+#[tokio::test]
+async fn latest_and_pinned_versions_resolve_by_name_and_by_identifier() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    let first = set(
+        &vault,
+        "db-password",
+        "first",
+        SdkAttributes::default(),
+        None,
+    )
+    .await;
+    let second = set(
+        &vault,
+        "db-password",
+        "second",
+        SdkAttributes::default(),
+        None,
+    )
+    .await;
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(Connection::new("corp-vault", vault))
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+
+    let latest = manager.resolve_with_metadata("db-password").await.unwrap();
+    assert_eq!(latest.value().expose_secret(), "second");
+    assert_eq!(latest.metadata().properties.version.as_ref(), Some(&second));
+    assert_eq!(latest.metadata().source, Source::Backend);
+    let pinned = manager
+        .resolve(&format!("db-password/{first}"))
+        .await
+        .unwrap();
+    assert_eq!(pinned.expose_secret(), "first");
+
+    // A Key Vault identifier of the configured vault resolves; one of another vault does not,
+    // and never reaches the wire.
+    let id = format!(
+        "{}/secrets/db-password/{first}",
+        stand_in.vault_url(PRIMARY_HOST)
+    );
+    assert_eq!(manager.resolve(&id).await.unwrap().expose_secret(), "first");
+    let upper = id.replace("primary.localhost", "PRIMARY.LOCALHOST");
+    assert_eq!(
+        manager.resolve(&upper).await.unwrap().expose_secret(),
+        "first"
+    );
+    let other = format!("{}/secrets/db-password", stand_in.vault_url(SECONDARY_HOST));
+    assert!(matches!(
+        manager.resolve(&other).await,
+        Err(Error::InvalidReference(_))
+    ));
+    assert!(
+        stand_in.requests().iter().all(|r| r.host != SECONDARY_HOST),
+        "a request went to a vault that is not configured"
+    );
+}
+
+#[tokio::test]
+async fn missing_secrets_and_versions_are_not_found() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    set(&vault, "present", "v", SdkAttributes::default(), None).await;
+    let name = SecretName::new("absent").unwrap();
+    match vault.fetch(&name, None).await {
+        Err(e @ Error::NotFound { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("secret `absent` was not found in https://primary.localhost:"),
+                "{e}"
+            )
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let version = SecretVersion::new("0123456789abcdef0123456789abcdef").unwrap();
+    let present = SecretName::new("present").unwrap();
+    assert!(matches!(
+        vault.fetch(&present, Some(&version)).await,
+        Err(Error::NotFound {
+            version: Some(_),
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn names_outside_the_grammar_never_reach_the_wire() {
+    let stand_in = StandIn::start().await.unwrap();
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(Connection::new(
+            "corp-vault",
+            backend(&stand_in, PRIMARY_HOST),
+        ))
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+    for reference in [
+        "../keys/x",
+        "a/b",
+        "%2e%2e/keys/x",
+        "x?api-version=1",
+        "x#y",
+    ] {
+        assert!(
+            matches!(
+                manager.resolve(reference).await,
+                Err(Error::InvalidReference(_))
+            ),
+            "{reference}"
+        );
+    }
+    assert!(stand_in.requests().is_empty(), "{:?}", stand_in.requests());
+}
+
+#[tokio::test]
+async fn expiry_and_not_before_dates_are_enforced() {
+    let stand_in = StandIn::start().await.unwrap();
+    let past = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - TimeDelta::days(1);
+    let future = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + TimeDelta::days(1);
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    let expired = SdkAttributes {
+        expires: Some(past),
+        ..Default::default()
+    };
+    let early = SdkAttributes {
+        not_before: Some(future),
+        ..Default::default()
+    };
+    set(&vault, "expired", "v", expired, None).await;
+    set(&vault, "early", "v", early, None).await;
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(Connection::new("corp-vault", vault))
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+    match manager.resolve("expired").await {
+        Err(Error::Expired { expired_at, .. }) => assert_eq!(expired_at, past),
+        other => panic!("expected Expired, got {other:?}"),
+    }
+    match manager.resolve("early").await {
+        Err(Error::NotYetValid { not_before, .. }) => assert_eq!(not_before, future),
+        other => panic!("expected NotYetValid, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_scope_switch_invalidates_project_references_across_vaults() {
+    let stand_in = StandIn::start().await.unwrap();
+    stand_in.seed(PRIMARY_HOST, "db-password", Seed::value("workspace-db"));
+    stand_in.seed(SECONDARY_HOST, "db-password", Seed::value("billing-db"));
+    stand_in.seed(SECONDARY_HOST, "billing-only", Seed::value("billing-value"));
+    let policy = ScopePolicy::builder(ScopeMode::Project)
+        .workspace_connection(Connection::new(
+            "workspace-vault",
+            backend(&stand_in, PRIMARY_HOST),
+        ))
+        .project_connection(
+            "billing",
+            Connection::new("billing-vault", backend(&stand_in, SECONDARY_HOST)),
+        )
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+
+    let billing = manager
+        .resolve("project:billing/db-password")
+        .await
+        .unwrap();
+    assert_eq!(billing.expose_secret(), "billing-db");
+    manager
+        .resolve("project:billing/billing-only")
+        .await
+        .unwrap();
+    assert!(matches!(
+        manager.resolve("db-password").await,
+        Err(Error::ScopeInvalidated { .. })
+    ));
+
+    let plan = manager.plan_switch(ScopeMode::Workspace).await;
+    let report = plan.to_string();
+    assert!(
+        report.contains("2 known references will stop resolving"),
+        "{report}"
+    );
+    assert!(
+        report.contains("`db-password` via `workspace-vault`: exists"),
+        "{report}"
+    );
+    assert!(
+        report.contains("`billing-only` via `workspace-vault`: missing"),
+        "{report}"
+    );
+    assert!(matches!(
+        manager.apply_switch(&plan, None),
+        Err(Error::AcknowledgementRequired { breaking: 2, .. })
+    ));
+    manager
+        .apply_switch(&plan, Some(&plan.acknowledge("alice")))
+        .unwrap();
+
+    // The project reference was cached; it fails all the same.
+    assert!(matches!(
+        manager.resolve("project:billing/db-password").await,
+        Err(Error::ScopeInvalidated { .. })
+    ));
+    assert_eq!(
+        manager
+            .resolve("db-password")
+            .await
+            .unwrap()
+            .expose_secret(),
+        "workspace-db"
+    );
+}
+
+/// The report of testing a connection built from `builder`.
+async fn test_connection(builder: AzureKeyVaultBuilder) -> secretscope::ConnectionReport {
+    let backend = builder.build().expect("valid settings");
+    Connection::new("corp-vault", backend).test().await
+}
+
+#[tokio::test]
+async fn test_connection_succeeds_and_says_so() {
+    let stand_in = StandIn::start().await.unwrap();
+    let report = test_connection(builder(&stand_in, PRIMARY_HOST)).await;
+    assert!(report.is_success(), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.starts_with("Connection successful: `corp-vault` (https://primary.localhost:"),
+        "{text}"
+    );
+    assert!(text.contains(" ms"), "{text}");
+    // It probed with a name that cannot exist, authenticated, and knew no secret.
+    let probes: Vec<_> = stand_in
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == PRIMARY_HOST && r.authorized)
+        .collect();
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert!(
+        probes[0]
+            .path_and_query
+            .starts_with("/secrets/secretscope-connection-check-")
+    );
+    assert_eq!(probes[0].status, 404);
+}
+
+#[tokio::test]
+async fn test_connection_names_each_credential_failure() {
+    let stand_in = StandIn::start().await.unwrap();
+    let unknown_tenant = "00000000-0000-4000-8000-000000000000";
+    let unknown_client = "11111111-1111-4111-8111-111111111111";
+    let cases = [
+        (
+            builder(&stand_in, PRIMARY_HOST).with_client_secret("wrong-secret"),
+            "AADSTS7000215",
+            "the client secret is wrong",
+        ),
+        (
+            builder(&stand_in, PRIMARY_HOST).with_client_id(EXPIRED_SECRET_CLIENT_ID),
+            "AADSTS7000222",
+            "the client secret has expired",
+        ),
+        (
+            builder(&stand_in, PRIMARY_HOST).with_client_id(unknown_client),
+            "AADSTS700016",
+            "no application with this client ID",
+        ),
+        (
+            builder(&stand_in, PRIMARY_HOST).with_tenant_id(unknown_tenant),
+            "AADSTS90002",
+            "the tenant does not exist",
+        ),
+    ];
+    for (builder, code, fix) in cases {
+        let report = test_connection(builder).await;
+        let text = report.to_string();
+        assert!(
+            text.starts_with("Connection failed: `corp-vault`"),
+            "{text}"
+        );
+        match report.error() {
+            Some(Error::Unauthenticated { code: got, .. }) => {
+                assert_eq!(got.as_deref(), Some(code), "{text}")
+            }
+            other => panic!("{code}: expected Unauthenticated, got {other:?}"),
+        }
+        assert!(text.contains(fix), "{code}: {text}");
+        assert!(
+            !text.contains(CLIENT_SECRET) && !text.contains("wrong-secret"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn test_connection_names_the_missing_grant() {
+    let stand_in = StandIn::start().await.unwrap();
+    for (host, missing, words) in [
+        (
+            PRIMARY_HOST,
+            MissingGrant::KeyVaultSecretsUserRole,
+            "Key Vault Secrets User",
+        ),
+        (
+            SECONDARY_HOST,
+            MissingGrant::GetSecretPermission,
+            "`Get` permission",
+        ),
+    ] {
+        let report =
+            test_connection(builder(&stand_in, host).with_client_id(NO_ACCESS_CLIENT_ID)).await;
+        match report.error() {
+            Some(Error::PermissionDenied { missing: got, .. }) => assert_eq!(got, &missing),
+            other => panic!("{host}: expected PermissionDenied, got {other:?}"),
+        }
+        assert!(report.to_string().contains(words), "{report}");
+    }
+}
+
+#[tokio::test]
+async fn test_connection_names_transport_failures() {
+    let stand_in = StandIn::start().await.unwrap();
+
+    // The stand-in's CA is not trusted: TLS fails, and says what to add.
+    let mut untrusted = AzureKeyVaultBuilder::new()
+        .with_vault_url(stand_in.vault_url(PRIMARY_HOST))
+        .with_allow_custom_host(true)
+        .with_tenant_id(TENANT_ID)
+        .with_client_id(CLIENT_ID)
+        .with_client_secret(CLIENT_SECRET)
+        .with_authority_host(stand_in.authority_host())
+        .with_max_retries(0);
+    for name in StandIn::hosts() {
+        untrusted = untrusted.with_resolve(name, stand_in.addr());
+    }
+    let report = test_connection(untrusted).await;
+    match report.error() {
+        Some(e @ Error::Unavailable { .. }) => {
+            assert!(e.to_string().contains("certificate is not trusted"), "{e}");
+            assert!(std::error::Error::source(e).is_some(), "the cause is kept");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+
+    // Nothing listens on the port: refused, within the deadline despite retries.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let started = Instant::now();
+    let refused = builder(&stand_in, PRIMARY_HOST)
+        .with_vault_url(format!("https://primary.localhost:{port}"))
+        .with_max_retries(5)
+        .with_retry_delays(Duration::from_millis(50), Duration::from_millis(200))
+        .with_deadline(Duration::from_secs(2));
+    let report = test_connection(refused).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    match report.error() {
+        Some(e @ Error::Unavailable { .. }) => assert!(e.is_temporary(), "{e}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+
+    // A vault that does not answer in time fails at the deadline, not after the SDK's retries.
+    stand_in.inject(Fault::new(PRIMARY_HOST, 200, "{}").with_delay(Duration::from_secs(20)));
+    let slow = builder(&stand_in, PRIMARY_HOST).with_deadline(Duration::from_millis(500));
+    let started = Instant::now();
+    let report = test_connection(slow).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    match report.error() {
+        Some(e @ Error::Unavailable { .. }) => assert!(e.to_string().contains("deadline"), "{e}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn throttling_reports_the_retry_after() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    set(&vault, "db-password", "v", SdkAttributes::default(), None).await;
+    stand_in.inject(Fault::throttled(PRIMARY_HOST, Some(7)));
+    match vault
+        .fetch(&SecretName::new("db-password").unwrap(), None)
+        .await
+    {
+        Err(e @ Error::Throttled { .. }) => {
+            assert!(
+                matches!(e, Error::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+            );
+            assert!(e.is_temporary());
+        }
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_challenge_for_another_resource_gets_no_token() {
+    let stand_in = StandIn::start().await.unwrap();
+    stand_in.set_challenge_resource("https://vault.azure.net");
+    let report = test_connection(builder(&stand_in, PRIMARY_HOST)).await;
+    match report.error() {
+        Some(e @ Error::InvalidConfig { .. }) => {
+            assert!(e.to_string().contains("challenge"), "{e}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    assert!(
+        stand_in
+            .requests()
+            .iter()
+            .all(|r| !r.authorized && r.host != support::LOGIN_HOST),
+        "a token was requested or sent: {:?}",
+        stand_in.requests()
+    );
+}
