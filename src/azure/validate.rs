@@ -315,18 +315,17 @@ mod tests {
     }
 
     #[test]
-    fn loopback_hosts() {
-        for host in [
-            "localhost",
-            "primary.localhost",
-            "127.0.0.1",
-            "127.3.2.1",
-            "[::1]",
-        ] {
-            assert!(is_loopback(host), "{host}");
+    fn only_bare_loopback_hosts_skip_the_challenge_check() {
+        for host in ["localhost", "127.0.0.1", "127.3.2.1", "[::1]"] {
+            assert!(skips_challenge_check(host), "{host}");
         }
-        for host in ["corp.vault.azure.net", "localhost.evil.com", "10.0.0.1"] {
-            assert!(!is_loopback(host), "{host}");
+        for host in [
+            "primary.localhost",
+            "corp.vault.azure.net",
+            "localhost.evil.com",
+            "10.0.0.1",
+        ] {
+            assert!(!skips_challenge_check(host), "{host}");
         }
     }
 }
