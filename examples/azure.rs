@@ -1,0 +1,134 @@
+//! Connect an Azure Key Vault, test the connection, and resolve references through it.
+//!
+//! Against a real vault, from the environment (`AZURE_KEYVAULT_URL`, `AZURE_TENANT_ID`,
+//! `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`):
+//!
+//! ```sh
+//! cargo run --example azure -- db-password other-secret
+//! ```
+//!
+//! Against the local HTTPS stand-in of Key Vault and Entra ID that the tests use (no account,
+//! no network):
+//!
+//! ```sh
+//! cargo run --example azure -- --local
+//! ```
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::ExitCode;
+
+use secretscope::azure::AzureKeyVaultBuilder;
+use secretscope::{Connection, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let local = args.iter().any(|a| a == "--local");
+    args.retain(|a| a != "--local");
+    if args.is_empty() {
+        args.push("db-password".to_owned());
+    }
+
+    // Kept alive until the end: dropping it stops the stand-in.
+    let mut stand_in = None;
+    let builder = if local {
+        let started = match support::StandIn::start().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("could not start the local stand-in: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let demo = support::Seed {
+            content_type: Some("text/plain".to_owned()),
+            ..support::Seed::value("local-demo-password")
+        };
+        started.seed(support::PRIMARY_HOST, "db-password", demo);
+        println!(
+            "Local stand-in of Key Vault and Entra ID on {}",
+            started.addr()
+        );
+        let mut builder = AzureKeyVaultBuilder::new()
+            .with_connection_name("local-vault")
+            .with_vault_url(started.vault_url(support::PRIMARY_HOST))
+            .with_allow_custom_host(true)
+            .with_tenant_id(support::TENANT_ID)
+            .with_client_id(support::CLIENT_ID)
+            .with_client_secret(support::CLIENT_SECRET)
+            .with_authority_host(started.authority_host())
+            .with_extra_ca_pem(started.ca_pem());
+        for host in support::StandIn::hosts() {
+            builder = builder.with_resolve(host, started.addr());
+        }
+        stand_in = Some(started);
+        builder
+    } else {
+        AzureKeyVaultBuilder::from_env().with_connection_name("azure-vault")
+    };
+
+    // 1. Every field is checked before anything is sent.
+    let vault = match builder.build() {
+        Ok(vault) => vault,
+        Err(e) => {
+            eprintln!("The connection settings are not valid: {e}");
+            if !local {
+                eprintln!(
+                    "(or run `cargo run --example azure -- --local` to try the local stand-in)"
+                );
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // 2. Test the connection: authentication and the Get permission, without reading a secret.
+    let connection = Connection::new(vault.connection_name().to_owned(), vault);
+    let report = connection.test().await;
+    println!("{report}");
+    if !report.is_success() {
+        return ExitCode::FAILURE;
+    }
+
+    // 3. Use it as the workspace connection and resolve references.
+    let policy = match ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(connection)
+        .build()
+    {
+        Ok(policy) => policy,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let manager = WorkspaceManager::new(policy);
+    let mut failed = false;
+    for reference in &args {
+        match manager.resolve_with_metadata(reference).await {
+            Ok(secret) => {
+                let meta = secret.metadata();
+                let version = meta
+                    .properties
+                    .version
+                    .as_ref()
+                    .map(|v| v.as_str())
+                    .unwrap_or("-");
+                println!(
+                    "ok     {reference}: {} characters, version {version}, content type {}",
+                    secret.value().len(),
+                    meta.properties.content_type.as_deref().unwrap_or("-"),
+                );
+            }
+            Err(e) => {
+                failed = true;
+                println!("error  {reference}: {e}");
+            }
+        }
+    }
+    drop(stand_in);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
