@@ -79,11 +79,14 @@ struct Entry {
     fetched_at: Instant,
 }
 
+/// The outcome of one backend fetch, shared by every caller that waited for it.
+type Flight = tokio::sync::OnceCell<Result<Secret>>;
+
 #[derive(Default)]
 struct Slot {
     entry: Mutex<Option<Entry>>,
-    /// Held while the backend is asked, so a key has at most one request in flight.
-    refresh: tokio::sync::Mutex<()>,
+    /// The fetch in progress for this key, if any: callers that miss join it.
+    flight: Mutex<Option<Arc<Flight>>>,
 }
 
 pub(crate) struct Cache {
@@ -99,10 +102,9 @@ impl Cache {
         }
     }
 
-    /// Serves `key` from the cache while fresh, else asks `fetch`, one caller at a time per key.
-    ///
-    /// Waiters behind a failed fetch try again themselves (errors are not shared between
-    /// callers), but never concurrently: the backend sees one request per key at a time.
+    /// Serves `key` from the cache while fresh; otherwise joins the fetch in progress for it,
+    /// or starts one with `fetch`. Every caller that joins a fetch gets its outcome, value or
+    /// error, so the backend sees one request per key at a time, even while it fails.
     pub(crate) async fn get_or_fetch<F, Fut>(
         &self,
         key: CacheKey,
@@ -119,18 +121,34 @@ impl Cache {
         if let Some(secret) = self.fresh(&slot) {
             return Ok((secret, Source::Cache));
         }
-        let _in_flight = slot.refresh.lock().await;
-        if let Some(secret) = self.fresh(&slot) {
-            return Ok((secret, Source::Cache));
-        }
-        match fetch().await {
-            Ok(secret) => {
-                *lock(&slot.entry) = Some(Entry {
-                    secret: secret.clone(),
-                    fetched_at: Instant::now(),
-                });
-                Ok((secret, Source::Backend))
+        let flight = Arc::clone(lock(&slot.flight).get_or_insert_with(Default::default));
+        // If the caller leading the fetch is cancelled, a waiting caller takes it over.
+        let outcome = flight
+            .get_or_init(|| async {
+                let outcome = fetch().await;
+                match &outcome {
+                    Ok(secret) => {
+                        *lock(&slot.entry) = Some(Entry {
+                            secret: secret.clone(),
+                            fetched_at: Instant::now(),
+                        });
+                    }
+                    // The secret is gone, disabled or forbidden now: do not keep a copy of it.
+                    Err(error) if !error.is_temporary() => *lock(&slot.entry) = None,
+                    Err(_) => {}
+                }
+                outcome
+            })
+            .await
+            .clone();
+        {
+            let mut current = lock(&slot.flight);
+            if current.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                *current = None;
             }
+        }
+        match outcome {
+            Ok(secret) => Ok((secret, Source::Backend)),
             Err(error) if error.is_temporary() => match self.stale(&slot) {
                 Some(secret) => {
                     tracing::warn!(%error, "serving a stale cached secret while the backend fails");
@@ -138,11 +156,7 @@ impl Cache {
                 }
                 None => Err(error),
             },
-            Err(error) => {
-                // The secret is gone, disabled or forbidden now: do not keep a copy of it.
-                *lock(&slot.entry) = None;
-                Err(error)
-            }
+            Err(error) => Err(error),
         }
     }
 
@@ -278,6 +292,68 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_failure() {
+        let options = CacheOptions::new()
+            .with_ttl(Duration::from_nanos(1))
+            .with_stale_if_error(Duration::from_secs(60));
+        let cache = Arc::new(Cache::new(options));
+        cache
+            .get_or_fetch(key("a"), || async { Ok(secret("1")) })
+            .await
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, calls) = (Arc::clone(&cache), Arc::clone(&calls));
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch(key("a"), || async {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Err(unavailable())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (_, source) = task.await.unwrap().expect("the stale value is served");
+            assert_eq!(source, Source::StaleCache);
+        }
+        // One failing request for sixteen callers: nobody queued to repeat it.
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_hands_the_fetch_over() {
+        let cache = Arc::new(Cache::new(CacheOptions::new()));
+        let leader = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move {
+                cache
+                    .get_or_fetch(key("a"), || async {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        Ok(secret("never"))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let waiter = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move {
+                cache
+                    .get_or_fetch(key("a"), || async { Ok(secret("2")) })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        leader.abort();
+        let (value, _) = waiter.await.unwrap().unwrap();
+        assert_eq!(value.value.expose_secret(), "2");
     }
 
     #[tokio::test]

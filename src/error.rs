@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 use crate::reference::{ReferenceError, SecretRef};
 use crate::scope::ScopeMode;
 
-/// A boxed error kept as the cause of an [`Error`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// The cause kept inside an [`Error`]. Shared, so an error can be cloned: the cache hands one
+/// backend failure to every caller that was waiting for the same secret.
+pub type ErrorSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Shorthand for `Result<T, secretscope::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -23,7 +24,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Variants are grouped by meaning, not by backend: a missing secret is [`Error::NotFound`]
 /// whether it was looked up in Azure Key Vault, a local file or memory. Match on the variant to
 /// decide what to do; use [`Error::is_temporary`] to decide whether retrying can help.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The reference string does not follow the reference grammar. Nothing was sent anywhere.
@@ -42,7 +43,7 @@ pub enum Error {
         reason: String,
         /// The underlying cause, if any.
         #[source]
-        source: Option<BoxError>,
+        source: Option<ErrorSource>,
     },
 
     /// The secret (or the requested version of it) does not exist where the reference points.
@@ -137,7 +138,7 @@ pub enum Error {
         reason: String,
         /// The underlying cause, kept for the error chain.
         #[source]
-        source: Option<BoxError>,
+        source: Option<ErrorSource>,
     },
 
     /// The reference was written for a scope that is not active.

@@ -221,7 +221,7 @@ impl SecretBackend for FileBackend {
         let unavailable = |reason: String, source: Option<std::io::Error>| Error::Unavailable {
             location: self.location.clone(),
             reason,
-            source: source.map(Into::into),
+            source: source.map(|e| std::sync::Arc::new(e) as crate::ErrorSource),
         };
         match std::fs::metadata(&self.path) {
             Ok(metadata) if metadata.is_file() => Ok(()),
@@ -301,7 +301,7 @@ fn load(path: &Path, format: Format) -> Result<Store> {
             "the file {}; create it, or give the path of an existing .toml or .json secrets file",
             io_problem(&e)
         ),
-        source: Some(e.into()),
+        source: Some(std::sync::Arc::new(e)),
     })?;
     // The text holds every secret in the file: wipe it once parsed, whatever the outcome.
     let text = match String::from_utf8(bytes) {

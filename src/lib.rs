@@ -124,7 +124,7 @@ mod value;
 
 pub use backend::{Connection, ConnectionReport, SecretBackend};
 pub use cache::CacheOptions;
-pub use error::{BoxError, Error, MissingGrant, Result};
+pub use error::{Error, ErrorSource, MissingGrant, Result};
 pub use manager::{SecretsManager, ValidityOptions, WorkspaceManager, WorkspaceManagerBuilder};
 pub use reference::{ProjectId, RefScope, ReferenceError, SecretName, SecretRef, SecretVersion};
 pub use scope::{Acknowledgement, PolicyState, ScopeMode, ScopePolicy, SwitchPlan};

@@ -99,21 +99,21 @@ impl ValidityOptions {
             });
         }
         let now = OffsetDateTime::now_utc();
-        if let Some(expired_at) = properties.expires.filter(|&at| at <= now) {
-            if !self.allow_expired {
-                return Err(Error::Expired {
-                    reference: reference.clone(),
-                    expired_at,
-                });
-            }
+        if let Some(expired_at) = properties.expires.filter(|&at| at <= now)
+            && !self.allow_expired
+        {
+            return Err(Error::Expired {
+                reference: reference.clone(),
+                expired_at,
+            });
         }
-        if let Some(not_before) = properties.not_before.filter(|&at| at > now) {
-            if !self.allow_not_yet_valid {
-                return Err(Error::NotYetValid {
-                    reference: reference.clone(),
-                    not_before,
-                });
-            }
+        if let Some(not_before) = properties.not_before.filter(|&at| at > now)
+            && !self.allow_not_yet_valid
+        {
+            return Err(Error::NotYetValid {
+                reference: reference.clone(),
+                not_before,
+            });
         }
         Ok(())
     }
