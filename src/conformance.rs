@@ -50,6 +50,8 @@ pub const VERSIONED: &str = "conformance-versioned";
 pub const MULTILINE: &str = "conformance-multiline";
 /// A disabled secret.
 pub const DISABLED: &str = "conformance-disabled";
+/// A secret whose latest version is disabled and whose older version is not.
+pub const DISABLED_LATEST: &str = "conformance-disabled-latest";
 /// A secret whose expiry date has passed: backends still return it.
 pub const EXPIRED: &str = "conformance-expired";
 /// A secret whose not-before date has not come: backends still return it.
@@ -92,6 +94,19 @@ pub fn fixtures() -> Vec<Fixture> {
                 "disabled value",
                 SecretAttributes::new().with_enabled(false),
             ),
+        },
+        Fixture {
+            name: DISABLED_LATEST,
+            versions: vec![
+                FixtureVersion {
+                    value: "older enabled value",
+                    attributes: SecretAttributes::new(),
+                },
+                FixtureVersion {
+                    value: "newer disabled value",
+                    attributes: SecretAttributes::new().with_enabled(false),
+                },
+            ],
         },
         Fixture {
             name: EXPIRED,
@@ -143,7 +158,9 @@ pub async fn run_all(backend: &dyn SecretBackend, seeded: &Seeded) {
     missing_secret_is_not_found(backend).await;
     missing_version_is_not_found(backend).await;
     disabled_secret_is_refused(backend).await;
+    disabled_latest_version_leaves_older_versions_readable(backend, seeded).await;
     dates_are_reported_not_enforced(backend).await;
+    values_never_show_in_debug_or_errors(backend).await;
 }
 
 fn name(s: &str) -> SecretName {
@@ -257,6 +274,48 @@ pub async fn disabled_secret_is_refused(backend: &dyn SecretBackend) {
     match backend.fetch(&name(DISABLED), None).await {
         Err(Error::Disabled { name, .. }) => assert!(name.eq_ignore_ascii_case(DISABLED)),
         other => panic!("{backend:?}: expected Disabled, got {other:?}"),
+    }
+}
+
+/// A disabled latest version is refused, and an older enabled version stays readable by pin.
+pub async fn disabled_latest_version_leaves_older_versions_readable(
+    backend: &dyn SecretBackend,
+    seeded: &Seeded,
+) {
+    match backend.fetch(&name(DISABLED_LATEST), None).await {
+        Err(Error::Disabled { .. }) => {}
+        other => {
+            panic!("{backend:?}: expected Disabled for a disabled latest version, got {other:?}")
+        }
+    }
+    if let Some(Some(older)) = seeded.of(DISABLED_LATEST).first() {
+        assert_eq!(
+            value_of(backend, DISABLED_LATEST, Some(older)).await,
+            "older enabled value"
+        );
+    }
+}
+
+/// No fixture value shows in the backend's `Debug` or in the messages of its errors.
+pub async fn values_never_show_in_debug_or_errors(backend: &dyn SecretBackend) {
+    let values: Vec<&str> = fixtures()
+        .iter()
+        .flat_map(|f| f.versions.iter().map(|v| v.value))
+        .collect();
+    let mut texts = vec![format!("{backend:?}")];
+    for n in [DISABLED, DISABLED_LATEST, "conformance-never-stored"] {
+        if let Err(e) = backend.fetch(&name(n), None).await {
+            texts.push(e.to_string());
+            texts.push(format!("{e:?}"));
+        }
+    }
+    for text in &texts {
+        for value in &values {
+            assert!(
+                !text.contains(value),
+                "{backend:?}: a value leaked into: {text}"
+            );
+        }
     }
 }
 

@@ -12,9 +12,33 @@ use time::OffsetDateTime;
 use crate::reference::{ReferenceError, SecretRef};
 use crate::scope::ScopeMode;
 
-/// The cause kept inside an [`Error`]. Shared, so an error can be cloned: the cache hands one
-/// backend failure to every caller that was waiting for the same secret.
-pub type ErrorSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+/// The cause kept inside an [`Error`], shared so that an error can be cloned: the cache hands
+/// one backend failure to every caller that was waiting for the same secret.
+///
+/// [`std::error::Error::source`] returns the cause itself, so it can be downcast to its own
+/// type (an `std::io::Error`, an `azure_core::Error`...).
+#[derive(Clone)]
+pub struct ErrorSource(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ErrorSource {
+    /// Keeps `cause`.
+    pub fn new(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(cause))
+    }
+}
+
+impl std::ops::Deref for ErrorSource {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
 
 /// Shorthand for `Result<T, secretscope::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -174,15 +198,16 @@ pub enum Error {
         breaking: usize,
     },
 
-    /// The plan was made before another change of the policy; nothing was changed.
-    #[error(
-        "the scope-switch plan was made at policy generation {plan_generation} but the policy is now at generation {current_generation}; plan the switch again and review the new impact report"
-    )]
+    /// The plan no longer describes what applying it would do: the policy changed since, or
+    /// references that would break were first seen after it was made. Nothing was changed.
+    #[error("{}", stale_plan_message(*.plan_generation, *.current_generation, *.unreviewed_references))]
     StalePlan {
         /// The generation the plan was made at.
         plan_generation: u64,
         /// The generation of the policy now.
         current_generation: u64,
+        /// How many references the switch would break that the plan does not list.
+        unreviewed_references: usize,
     },
 }
 
@@ -231,6 +256,19 @@ impl Error {
             reason: reason.into(),
             source: None,
         }
+    }
+}
+
+fn stale_plan_message(plan: u64, current: u64, unreviewed: usize) -> String {
+    if plan != current {
+        format!(
+            "the scope-switch plan was made at policy generation {plan} but the policy is now at generation {current}; plan the switch again and review the new impact report"
+        )
+    } else {
+        format!(
+            "{} first seen after the scope-switch plan was made would break without being reviewed; plan the switch again and review the new impact report",
+            plural(unreviewed, "reference", "references")
+        )
     }
 }
 

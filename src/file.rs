@@ -221,7 +221,7 @@ impl SecretBackend for FileBackend {
         let unavailable = |reason: String, source: Option<std::io::Error>| Error::Unavailable {
             location: self.location.clone(),
             reason,
-            source: source.map(|e| std::sync::Arc::new(e) as crate::ErrorSource),
+            source: source.map(crate::ErrorSource::new),
         };
         match std::fs::metadata(&self.path) {
             Ok(metadata) if metadata.is_file() => Ok(()),
@@ -301,7 +301,7 @@ fn load(path: &Path, format: Format) -> Result<Store> {
             "the file {}; create it, or give the path of an existing .toml or .json secrets file",
             io_problem(&e)
         ),
-        source: Some(std::sync::Arc::new(e)),
+        source: Some(crate::ErrorSource::new(e)),
     })?;
     // The text holds every secret in the file: wipe it once parsed, whatever the outcome.
     let text = match String::from_utf8(bytes) {
@@ -1283,8 +1283,8 @@ versions = [
                 if let Some(content_type) = &attributes.content_type {
                     table.insert("content-type".into(), content_type.as_str().into());
                 }
-                if let Some(enabled) = attributes.enabled {
-                    table.insert("enabled".into(), enabled.into());
+                if !attributes.enabled {
+                    table.insert("enabled".into(), false.into());
                 }
                 if let Some(not_before) = attributes.not_before {
                     table.insert("not-before".into(), date(not_before));

@@ -126,8 +126,13 @@ pub use backend::{Connection, ConnectionReport, SecretBackend};
 pub use cache::CacheOptions;
 pub use error::{Error, ErrorSource, MissingGrant, Result};
 pub use manager::{SecretsManager, ValidityOptions, WorkspaceManager, WorkspaceManagerBuilder};
-pub use reference::{ProjectId, RefScope, ReferenceError, SecretName, SecretRef, SecretVersion};
-pub use scope::{Acknowledgement, PolicyState, ScopeMode, ScopePolicy, SwitchPlan};
+pub use reference::{
+    ProjectId, RefScope, ReferenceError, ReferenceErrorKind, SecretName, SecretRef, SecretVersion,
+};
+pub use scope::{
+    Acknowledgement, PolicyState, Presence, ReferenceImpact, Replacement, ScopeMode, ScopePolicy,
+    ScopePolicyBuilder, SwitchPlan,
+};
 pub use value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source};
 
 /// The README's examples compile and run as doc tests.

@@ -14,13 +14,13 @@ use crate::reference::{SecretName, SecretVersion};
 use crate::value::{Secret, SecretProperties, SecretValue};
 
 /// Optional attributes of a secret being stored: content type, enabled flag and dates.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SecretAttributes {
     /// The content type.
     pub content_type: Option<String>,
-    /// `Some(false)` stores the secret disabled; enabled otherwise.
-    pub enabled: Option<bool>,
+    /// Whether the secret may be read (`true` unless set otherwise).
+    pub enabled: bool,
     /// Not valid before this date.
     pub not_before: Option<OffsetDateTime>,
     /// Expired after this date.
@@ -30,7 +30,12 @@ pub struct SecretAttributes {
 impl SecretAttributes {
     /// No attributes: an enabled secret without dates.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            content_type: None,
+            enabled: true,
+            not_before: None,
+            expires: None,
+        }
     }
 
     /// Sets the content type.
@@ -41,7 +46,7 @@ impl SecretAttributes {
 
     /// Sets whether the secret is enabled.
     pub fn with_enabled(mut self, enabled: bool) -> Self {
-        self.enabled = Some(enabled);
+        self.enabled = enabled;
         self
     }
 
@@ -164,7 +169,7 @@ impl MemoryBackend {
         let mut properties = SecretProperties::new(name);
         properties.version = Some(version.clone());
         properties.content_type = attributes.content_type;
-        properties.enabled = attributes.enabled.unwrap_or(true);
+        properties.enabled = attributes.enabled;
         properties.not_before = attributes.not_before;
         properties.expires = attributes.expires;
         properties.created = Some(now);
@@ -185,6 +190,12 @@ impl MemoryBackend {
         self.store
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for SecretAttributes {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Secret references: the strings a service stores where a secret belongs.
 //!
 //! ```text
-//! reference   = [ "{{" *SP ] body [ *SP "}}" ]
+//! reference   = "{{" *SP body *SP "}}" / body
 //! body        = [ "project:" project-id "/" ] secret-name [ "/" version ]
 //! secret-name = 1*127( ALPHA / DIGIT / "-" )      ; compared case-insensitively
 //! version     = 32HEXDIG

@@ -21,6 +21,22 @@ use crate::reference::{ProjectId, RefScope, SecretName, SecretRef};
 /// How many distinct references a policy remembers for impact reports.
 pub const MAX_KNOWN_REFERENCES: usize = 10_000;
 
+/// The largest generation a policy state may have: mode and generation share one atomic word.
+pub const MAX_GENERATION: u64 = (1 << 62) - 1;
+
+fn check_generation(state: &PolicyState) -> Result<()> {
+    if state.generation > MAX_GENERATION {
+        return Err(Error::invalid_config(
+            "policy state",
+            format!(
+                "generation {} is over the limit of {MAX_GENERATION}; the saved state is damaged: save a fresh state",
+                state.generation
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Where secrets management is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,8 +112,9 @@ fn unpack(word: u64) -> (ScopeMode, u64) {
 /// project's connection, and the references known to be in use.
 ///
 /// A policy is shared by every resolve of a [`WorkspaceManager`](crate::WorkspaceManager); a
-/// switch is atomic: a resolve sees the old mode or the new one, never a mix, and once
-/// [`apply`](Self::apply) returns, no resolve of an invalidated reference succeeds.
+/// switch is atomic: a resolve sees the old mode or the new one, never a mix, and no resolve
+/// that starts after [`apply`](Self::apply) returns, or that was still fetching when it did,
+/// returns a secret of an invalidated reference.
 pub struct ScopePolicy {
     word: AtomicU64,
     state: Mutex<PolicyState>,
@@ -157,6 +174,7 @@ impl ScopePolicy {
     /// Returns whether anything changed. A state of the same generation with another mode is a
     /// conflict ([`Error::InvalidConfig`]): two replicas switched independently.
     pub fn adopt(&self, state: PolicyState) -> Result<bool> {
+        check_generation(&state)?;
         let mut current = self.lock_state();
         if state.generation < current.generation
             || (state.generation == current.generation && state.mode == current.mode)
@@ -220,17 +238,7 @@ impl ScopePolicy {
     /// once per connection.
     pub async fn plan_switch(&self, target: ScopeMode) -> SwitchPlan {
         let (from, base_generation) = self.load();
-        let (refs, truncated) = {
-            let known = self.known.read().unwrap_or_else(|p| p.into_inner());
-            let mut refs: Vec<SecretRef> = known
-                .set
-                .iter()
-                .filter(|r| from.admits(r.scope()) && !target.admits(r.scope()))
-                .cloned()
-                .collect();
-            refs.sort_by_cached_key(ToString::to_string);
-            (refs, known.truncated)
-        };
+        let (refs, truncated) = self.breaking_references(from, target);
         let mut checked: HashMap<(usize, SecretName), Presence> = HashMap::new();
         let mut breaking = Vec::with_capacity(refs.len());
         for reference in refs {
@@ -273,27 +281,48 @@ impl ScopePolicy {
 
     /// Applies a planned switch.
     ///
-    /// Without an acknowledgement made from `plan`: [`Error::AcknowledgementRequired`]. With a
-    /// plan made before another change of the policy: [`Error::StalePlan`]. Nothing changes in
-    /// either case. Returns the new state, to persist.
+    /// Without an acknowledgement made from `plan` (and naming who made it):
+    /// [`Error::AcknowledgementRequired`]. With a plan made before another change of the policy,
+    /// or when references that would break were first seen after the plan was made:
+    /// [`Error::StalePlan`]. Nothing changes in either case. Returns the new state, to persist.
+    ///
+    /// A resolve that starts after `apply` returns sees the new mode; one in flight during the
+    /// switch re-checks the scope before returning, so it cannot return an invalidated secret
+    /// that it fetched under the old mode.
     pub fn apply(
         &self,
         plan: &SwitchPlan,
         acknowledgement: Option<&Acknowledgement>,
     ) -> Result<PolicyState> {
         let mut state = self.lock_state();
-        let Some(acknowledgement) = acknowledgement.filter(|a| a.is_for(plan)) else {
+        let Some(acknowledgement) =
+            acknowledgement.filter(|a| a.is_for(plan) && !a.acknowledged_by.trim().is_empty())
+        else {
             return Err(Error::AcknowledgementRequired {
                 from: plan.from,
                 to: plan.to,
                 breaking: plan.breaking.len(),
             });
         };
-        if plan.base_generation != state.generation {
-            return Err(Error::StalePlan {
-                plan_generation: plan.base_generation,
-                current_generation: state.generation,
-            });
+        let stale = |unreviewed_references| Error::StalePlan {
+            plan_generation: plan.base_generation,
+            current_generation: state.generation,
+            unreviewed_references,
+        };
+        if plan.base_generation != state.generation || plan.from != state.mode {
+            return Err(stale(0));
+        }
+        // References seen since the plan was made would break without anyone having reviewed
+        // them: the plan no longer describes the switch.
+        let reviewed: HashSet<&SecretRef> = plan.breaking.iter().map(|i| &i.reference).collect();
+        let unreviewed = self
+            .breaking_references(plan.from, plan.to)
+            .0
+            .iter()
+            .filter(|r| !reviewed.contains(r))
+            .count();
+        if unreviewed > 0 {
+            return Err(stale(unreviewed));
         }
         if plan.to == state.mode {
             return Ok(state.clone());
@@ -316,6 +345,20 @@ impl ScopePolicy {
         );
         *state = next.clone();
         Ok(next)
+    }
+
+    /// The known references a switch from `from` to `to` invalidates, in canonical order, and
+    /// whether the known set is truncated.
+    fn breaking_references(&self, from: ScopeMode, to: ScopeMode) -> (Vec<SecretRef>, bool) {
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+        let mut refs: Vec<SecretRef> = known
+            .set
+            .iter()
+            .filter(|r| from.admits(r.scope()) && !to.admits(r.scope()))
+            .cloned()
+            .collect();
+        refs.sort_by_cached_key(ToString::to_string);
+        (refs, known.truncated)
     }
 
     fn load(&self) -> (ScopeMode, u64) {
@@ -449,13 +492,25 @@ impl fmt::Debug for ScopePolicy {
 }
 
 /// Builds a [`ScopePolicy`]; every setting is checked in [`build`](Self::build).
-#[derive(Debug)]
 #[must_use]
 pub struct ScopePolicyBuilder {
     state: PolicyState,
     workspace: Option<Connection>,
     projects: Vec<(String, Connection)>,
     known: Vec<String>,
+}
+
+impl fmt::Debug for ScopePolicyBuilder {
+    // The raw strings given as project ids and known references are not validated yet and may
+    // be values pasted into the wrong field: print counts only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopePolicyBuilder")
+            .field("state", &self.state)
+            .field("workspace", &self.workspace.as_ref().map(Connection::name))
+            .field("project_connections", &self.projects.len())
+            .field("known_references", &self.known.len())
+            .finish()
+    }
 }
 
 impl ScopePolicyBuilder {
@@ -483,6 +538,7 @@ impl ScopePolicyBuilder {
 
     /// Checks the settings and builds the policy.
     pub fn build(self) -> Result<ScopePolicy> {
+        check_generation(&self.state)?;
         let mut connections = Vec::new();
         let mut add = |connection: Connection, field: &str| {
             if connection.name().trim().is_empty() {
@@ -499,10 +555,15 @@ impl ScopePolicyBuilder {
             .map(|c| add(c, "workspace connection"))
             .transpose()?;
         let mut projects = HashMap::new();
-        for (id, connection) in self.projects {
-            let field = format!("project connection `{id}`");
-            let project =
-                ProjectId::new(&id).map_err(|e| Error::invalid_config(&field, e.to_string()))?;
+        for (number, (id, connection)) in self.projects.into_iter().enumerate() {
+            // An invalid id is not quoted back: it may be a value pasted into the wrong field.
+            let project = ProjectId::new(&id).map_err(|e| {
+                Error::invalid_config(
+                    format!("project connection #{}", number + 1),
+                    format!("the project id is invalid: {e}"),
+                )
+            })?;
+            let field = format!("project connection `{project}`");
             let index = add(connection, &field)?;
             if projects.insert(project, index).is_some() {
                 return Err(Error::invalid_config(
@@ -512,9 +573,10 @@ impl ScopePolicyBuilder {
             }
         }
         let mut known = KnownReferences::default();
-        for reference in &self.known {
-            let parsed = SecretRef::parse(reference)
-                .map_err(|e| Error::invalid_config("known reference", e.to_string()))?;
+        for (number, reference) in self.known.iter().enumerate() {
+            let parsed = SecretRef::parse(reference).map_err(|e| {
+                Error::invalid_config(format!("known reference #{}", number + 1), e.to_string())
+            })?;
             known.set.insert(parsed);
         }
         Ok(ScopePolicy {

@@ -86,7 +86,7 @@ async fn passes_the_conformance_suite() {
         for version in &fixture.versions {
             let attributes = &version.attributes;
             let sdk = SdkAttributes {
-                enabled: attributes.enabled,
+                enabled: Some(attributes.enabled),
                 not_before: attributes.not_before,
                 expires: attributes.expires,
                 ..Default::default()

@@ -1,7 +1,9 @@
-//! The reference grammar of DESIGN.md ("Reference grammar"), tested as a contract.
+//! The reference grammar, tested as a contract. The wrapper is all or nothing: `{{db` and
+//! `db}}` are refused (DESIGN.md writes the wrapper as two optional halves; the intent, and
+//! this crate's rule, is that they come together).
 //!
 //! ```text
-//! reference   = [ "{{" *SP ] body [ *SP "}}" ]
+//! reference   = "{{" *SP body *SP "}}" / body
 //! body        = [ "project:" project-id "/" ] secret-name [ "/" version ]
 //! secret-name = 1*127( ALPHA / DIGIT / "-" )      ; compare case-insensitively
 //! version     = 32HEXDIG

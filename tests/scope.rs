@@ -315,11 +315,75 @@ async fn a_switch_needs_a_plan_and_its_acknowledgement() {
             Err(Error::StalePlan {
                 plan_generation: 0,
                 current_generation: 1,
+                ..
             }) => {}
             other => panic!("expected StalePlan, got {other:?}"),
         }
     }
     assert_eq!(manager.policy().mode(), ScopeMode::Workspace);
+}
+
+#[tokio::test]
+async fn a_reference_first_seen_after_the_plan_makes_it_stale() {
+    let manager = WorkspaceManager::new(policy(ScopeMode::Project));
+    value(&manager, "project:billing/db-password")
+        .await
+        .unwrap();
+    let plan = manager.plan_switch(ScopeMode::Workspace).await;
+    assert_eq!(plan.breaking().len(), 1);
+    // Another service starts using a project reference: the plan did not show it.
+    value(&manager, "project:search/db-password").await.unwrap();
+    match manager.apply_switch(&plan, Some(&plan.acknowledge("alice"))) {
+        Err(
+            e @ Error::StalePlan {
+                unreviewed_references: 1,
+                ..
+            },
+        ) => assert!(
+            e.to_string().contains("1 reference first seen after"),
+            "{e}"
+        ),
+        other => panic!("expected StalePlan, got {other:?}"),
+    }
+    assert_eq!(manager.policy().mode(), ScopeMode::Project);
+    // Planned again, it lists both and applies.
+    let plan = manager.plan_switch(ScopeMode::Workspace).await;
+    assert_eq!(plan.breaking().len(), 2);
+    manager
+        .apply_switch(&plan, Some(&plan.acknowledge("alice")))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_acknowledgement_names_who_made_it() {
+    let manager = WorkspaceManager::new(policy(ScopeMode::Project));
+    let plan = manager.plan_switch(ScopeMode::Workspace).await;
+    for nobody in ["", "  "] {
+        assert!(matches!(
+            manager.apply_switch(&plan, Some(&plan.acknowledge(nobody))),
+            Err(Error::AcknowledgementRequired { .. })
+        ));
+    }
+    assert_eq!(manager.policy().mode(), ScopeMode::Project);
+}
+
+#[tokio::test]
+async fn damaged_generations_are_refused() {
+    let mut state = PolicyState::new(ScopeMode::Project);
+    state.generation = u64::MAX;
+    assert!(matches!(
+        ScopePolicy::builder_from_state(state.clone()).build(),
+        Err(Error::InvalidConfig { .. })
+    ));
+    assert!(matches!(
+        policy(ScopeMode::Project).adopt(state),
+        Err(Error::InvalidConfig { .. })
+    ));
+    let mut highest = PolicyState::new(ScopeMode::Workspace);
+    highest.generation = secretscope::scope::MAX_GENERATION;
+    let policy = ScopePolicy::builder_from_state(highest).build().unwrap();
+    assert_eq!(policy.generation(), secretscope::scope::MAX_GENERATION);
+    assert_eq!(policy.mode(), ScopeMode::Workspace);
 }
 
 #[tokio::test]
@@ -406,11 +470,20 @@ async fn the_policy_state_round_trips_and_replicas_adopt_newer_states() {
 #[tokio::test]
 async fn builder_refuses_bad_settings() {
     let bad_project = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection("no spaces", Connection::new("x", MemoryBackend::new()))
+        .project_connection("ok", Connection::new("x", MemoryBackend::new()))
+        .project_connection("no spaces", Connection::new("y", MemoryBackend::new()))
         .build();
-    assert!(
-        matches!(bad_project, Err(Error::InvalidConfig { field, .. }) if field.contains("no spaces"))
-    );
+    match bad_project {
+        Err(e @ Error::InvalidConfig { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("project connection #2"), "{message}");
+            assert!(
+                !message.contains("no spaces"),
+                "an invalid id is not quoted: {message}"
+            );
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
     let twice = ScopePolicy::builder(ScopeMode::Project)
         .project_connection("p", Connection::new("a", MemoryBackend::new()))
         .project_connection("p", Connection::new("b", MemoryBackend::new()))

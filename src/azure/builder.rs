@@ -314,7 +314,7 @@ impl AzureKeyVaultBuilder {
             Error::InvalidConfig {
                 field: "vault URL".to_owned(),
                 reason: "the Azure SDK refused it".to_owned(),
-                source: Some(std::sync::Arc::new(e)),
+                source: Some(crate::ErrorSource::new(e)),
             }
         })?;
         Ok(AzureKeyVaultBackend::new(
@@ -392,7 +392,7 @@ impl AzureKeyVaultBuilder {
         builder.build().map_err(|e| Error::InvalidConfig {
             field: "transport".to_owned(),
             reason: "the HTTP client could not be built".to_owned(),
-            source: Some(std::sync::Arc::new(e)),
+            source: Some(crate::ErrorSource::new(e)),
         })
     }
 
@@ -400,7 +400,7 @@ impl AzureKeyVaultBuilder {
         let sdk_error = |field: &str, e: azure_core::Error| Error::InvalidConfig {
             field: field.to_owned(),
             reason: "the Azure SDK refused it".to_owned(),
-            source: Some(std::sync::Arc::new(e)),
+            source: Some(crate::ErrorSource::new(e)),
         };
         match &self.credential {
             Some(CredentialChoice::Custom(credential)) => Ok(Arc::clone(credential)),
@@ -493,7 +493,7 @@ impl AzureKeyVaultBuilder {
             .map_err(|e| Error::InvalidConfig {
                 field: "client secret credential".to_owned(),
                 reason: "the Azure SDK refused the tenant ID, client ID or secret".to_owned(),
-                source: Some(std::sync::Arc::new(e)),
+                source: Some(crate::ErrorSource::new(e)),
             })
     }
 }

@@ -134,7 +134,7 @@ impl ClientSecretSource {
                             "the file `{}` cannot be read; check the path and its permissions",
                             path.display()
                         ),
-                        source: Some(std::sync::Arc::new(e)),
+                        source: Some(crate::ErrorSource::new(e)),
                     })?;
                 let secret = SecretString::from(value.trim());
                 value.zeroize();
@@ -266,7 +266,7 @@ impl AzureKeyVaultConfig {
                     "the file `{}` cannot be read; check the path",
                     path.display()
                 ),
-                source: Some(std::sync::Arc::new(e)),
+                source: Some(crate::ErrorSource::new(e)),
             })?;
             builder = builder.with_extra_ca_pem(pem);
         }

@@ -68,12 +68,12 @@ pub(crate) fn map_error(error: azure_core::Error, context: &Context<'_>) -> Erro
         ErrorKind::Connection | ErrorKind::Io => Error::Unavailable {
             reason: transport_reason(&error),
             location,
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(crate::ErrorSource::new(error)),
         },
         ErrorKind::DataConversion => Error::Unavailable {
             location,
             reason: "its answer could not be read as a Key Vault secret; check that the vault URL points to Key Vault".to_owned(),
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(crate::ErrorSource::new(error)),
         },
         ErrorKind::Other => other(error, location),
     }
@@ -153,7 +153,7 @@ fn map_status(
                 "the vault answered {status}{}; try again later",
                 code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
             ),
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(crate::ErrorSource::new(error)),
         },
         (404, ..) => Error::InvalidConfig {
             field: "vault URL".to_owned(),
@@ -161,7 +161,7 @@ fn map_status(
                 "{location} answered 404 without a Key Vault error ({}); check that the URL is the vault's URI",
                 code.as_deref().unwrap_or("the body is not Key Vault JSON")
             ),
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(crate::ErrorSource::new(error)),
         },
         (status, ..) => Error::InvalidConfig {
             field: "request".to_owned(),
@@ -174,7 +174,7 @@ fn map_status(
                     format!(": {message}")
                 }
             ),
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(crate::ErrorSource::new(error)),
         },
     }
 }
@@ -272,7 +272,7 @@ fn other(error: azure_core::Error, location: String) -> Error {
     Error::InvalidConfig {
         field: "vault URL".to_owned(),
         reason: format!("{location}: {reason}"),
-        source: Some(std::sync::Arc::new(error)),
+        source: Some(crate::ErrorSource::new(error)),
     }
 }
 
