@@ -25,6 +25,23 @@ use crate::reference::{RefScope, SecretName, SecretRef, SecretVersion};
 /// assert_eq!(format!("{value:?}"), "SecretValue([REDACTED])");
 /// assert_eq!(value.expose_secret(), "hunter2");
 /// ```
+///
+/// It cannot be displayed or serialised by accident:
+///
+/// ```compile_fail
+/// let value = secretscope::SecretValue::new(String::from("hunter2"));
+/// println!("{value}"); // no `Display`
+/// ```
+///
+/// ```compile_fail
+/// let value = secretscope::SecretValue::new(String::from("hunter2"));
+/// serde_json::to_string(&value); // no `Serialize`
+/// ```
+///
+/// ```
+/// // (The same line compiles for a type that is `Serialize`.)
+/// serde_json::to_string(&"not a secret").unwrap();
+/// ```
 #[derive(Clone)]
 pub struct SecretValue(Arc<SecretString>);
 

@@ -2,8 +2,11 @@
 //! in a `Debug` string, an error message, an error's source chain, a report or a log line.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use secretscope::file::FileBackend;
 
 use secretscope::memory::{MemoryBackend, SecretAttributes};
 use secretscope::{
@@ -51,6 +54,43 @@ fn assert_clean(what: &str, text: &str) {
 fn assert_error_clean(what: &str, error: &Error) {
     for text in error_texts(error) {
         assert_clean(what, &text);
+    }
+}
+
+/// A backend holding the canary that fails temporarily while `down` is set.
+#[derive(Debug)]
+struct Flaky {
+    inner: MemoryBackend,
+    down: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl secretscope::SecretBackend for Flaky {
+    async fn fetch(
+        &self,
+        name: &secretscope::SecretName,
+        version: Option<&secretscope::SecretVersion>,
+    ) -> secretscope::Result<secretscope::Secret> {
+        self.check().await?;
+        self.inner.fetch(name, version).await
+    }
+    async fn check(&self) -> secretscope::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable {
+                location: "flaky".into(),
+                reason: "down for the test".into(),
+                source: Some(secretscope::ErrorSource::new(std::io::Error::other(
+                    "reset",
+                ))),
+            });
+        }
+        Ok(())
+    }
+    fn location(&self) -> &str {
+        "flaky"
+    }
+    fn vault_host(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -214,8 +254,111 @@ async fn the_canary_never_leaks() {
         );
     }
 
+    // A local secrets file holding the canary, through a manager.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dev.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[secrets]\ndb = \"{CANARY}\"\n[secrets.off]\nvalue = \"{CANARY}\"\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let file = FileBackend::open(&path).unwrap();
+    assert_clean("a FileBackend's Debug", &format!("{file:?}"));
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(Connection::new("dev-file", file))
+        .build()
+        .unwrap();
+    let file_manager = WorkspaceManager::new(policy);
+    assert_eq!(
+        file_manager.resolve("db").await.unwrap().expose_secret(),
+        CANARY
+    );
+    assert_clean("a manager's Debug", &format!("{file_manager:?}"));
+    for reference in ["off", "nothing"] {
+        assert_error_clean(
+            "a file error",
+            &file_manager.resolve(reference).await.unwrap_err(),
+        );
+    }
+
+    // A backend failing temporarily: a stale value served (and logged), a failed connection
+    // test, a plan that cannot check presence.
+    let flaky = Arc::new(Flaky {
+        inner: MemoryBackend::new(),
+        down: AtomicBool::new(false),
+    });
+    flaky.inner.set("db-password", CANARY).unwrap();
+    let policy = ScopePolicy::builder(ScopeMode::Project)
+        .workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
+        .project_connection(
+            "billing",
+            Connection::from_arc("billing-vault", project.clone()),
+        )
+        .known_reference("project:billing/db-password")
+        .build()
+        .unwrap();
+    let flaky_manager = WorkspaceManager::builder(Arc::new(policy))
+        .cache(
+            CacheOptions::new()
+                .with_ttl(Duration::from_nanos(1))
+                .with_stale_if_error(Duration::from_secs(60)),
+        )
+        .build();
+    flaky_manager
+        .resolve("project:billing/db-password")
+        .await
+        .unwrap();
+    flaky.down.store(true, Ordering::SeqCst);
+    let plan = flaky_manager.plan_switch(ScopeMode::Workspace).await;
+    assert!(matches!(
+        plan.breaking()[0].replacements[0].presence,
+        secretscope::Presence::Unknown(_)
+    ));
+    assert_clean("a plan with a failed check", &plan.to_string());
+    let report = Connection::from_arc("flaky-vault", flaky.clone())
+        .test()
+        .await;
+    assert!(!report.is_success());
+    assert_clean("a failed connection report", &report.to_string());
+    assert_clean("a failed connection report", &format!("{report:?}"));
+    flaky.down.store(false, Ordering::SeqCst);
+    let workspace_policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
+        .build()
+        .unwrap();
+    let stale_manager = WorkspaceManager::builder(Arc::new(workspace_policy))
+        .cache(
+            CacheOptions::new()
+                .with_ttl(Duration::from_nanos(1))
+                .with_stale_if_error(Duration::from_secs(60)),
+        )
+        .build();
+    stale_manager.resolve("db-password").await.unwrap();
+    flaky.down.store(true, Ordering::SeqCst);
+    let stale = stale_manager
+        .resolve_with_metadata("db-password")
+        .await
+        .unwrap();
+    assert_eq!(stale.metadata().source, secretscope::Source::StaleCache);
+    assert_clean("a stale secret's Debug", &format!("{stale:?}"));
+
+    // Configuration errors: a value pasted where a project id or a reference belongs.
+    let pasted = ScopePolicy::builder(ScopeMode::Project)
+        .project_connection(CANARY, Connection::new("x", MemoryBackend::new()))
+        .known_reference(CANARY);
+    assert_clean("a policy builder's Debug", &format!("{pasted:?}"));
+    assert_error_clean("a policy builder error", &pasted.build().unwrap_err());
+    let pasted = ScopePolicy::builder(ScopeMode::Project).known_reference(CANARY);
+    assert_error_clean("a policy builder error", &pasted.build().unwrap_err());
+
     drop(_guard);
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("serving a stale cached secret"),
+        "the stale path was not logged: {logs}"
+    );
     assert!(
         logs.contains("secret resolved"),
         "logging was not captured: {logs}"
