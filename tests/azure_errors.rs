@@ -829,13 +829,10 @@ async fn entra_id_descriptions_are_quoted_on_one_clean_line() {
         let error = entra_failure(status, body).await;
         let message = error.to_string();
         assert!(!message.contains(['\r', '\n']), "{message:?}");
-        // BUG: real Entra ID descriptions end in `\r\nTrace ID: ..\r\nCorrelation ID: ..`
-        // escapes. azure_identity 1.0 parses the error body into a borrowed `&str`, which fails
-        // on any JSON escape, so the description survives only inside serde_json's error text
-        // (`invalid type: string "AADSTS..\r\nTrace ID: ..", expected a borrowed string at
-        // line 1 column N`, with the escapes as literal backslashes). map.rs's `entra_code`
-        // quotes that text from `AADSTS` to the end of the line: the trace tail and serde's
-        // words end up in the message.
+        // Real Entra ID descriptions end in `\r\nTrace ID: ..\r\nCorrelation ID: ..` escapes.
+        // azure_identity 1.0 parses the error body into a borrowed `&str`, which fails on any
+        // JSON escape, so the description survives only inside serde_json's error text, with
+        // the escapes literal: only its first sentence may be quoted.
         assert!(!message.contains("borrowed string"), "{message}");
         assert!(!message.contains("\\r\\n"), "{message}");
         assert!(!message.contains("Trace ID"), "{message}");
@@ -908,11 +905,10 @@ async fn throttling_with_retries_left_is_still_reported_as_throttling() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(error.is_temporary());
+    // The challenge, then the one throttled try.
     assert_eq!(mock.vault_requests().len(), 2);
-    // BUG: the vault said "throttled, retry after 7 s", but the error is `Unavailable` with
-    // "no answer within the 0.3 s deadline; check the network path to the vault": the 429 is
-    // lost while the SDK sleeps, and the message sends the administrator to the network. With
-    // the defaults (2 retries, 10 s deadline) any `Retry-After` of 10 s or more does this.
+    // With retries left, the SDK would sleep the whole `Retry-After` inside the deadline and
+    // report a timeout: 429 is not retried, so the throttling and its retry-after surface.
     assert!(
         matches!(
             &error,

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{
-    ClientOptions, ExponentialRetryOptions, HttpClient, RetryOptions, Transport,
-};
+use azure_core::http::{ClientOptions, HttpClient, RetryOptions, Transport};
 use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
@@ -19,6 +17,7 @@ use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::backend::AzureKeyVaultBackend;
+use super::retry::VaultRetryPolicy;
 use super::validate::{self, Cloud, VaultUrl};
 use crate::error::{Error, Result};
 use crate::value::secret_string;
@@ -232,14 +231,16 @@ impl AzureKeyVaultBuilder {
         self
     }
 
-    /// How many times a failed request is retried (default 2): throttling, 5xx, timeouts and
-    /// connection failures, with exponential back-off.
+    /// How many times a failed request is retried (default 2): 408, 5xx, timeouts and
+    /// connection failures, with exponential back-off. Throttling (429) is not retried here: it
+    /// is reported at once with the service's retry-after, for the cache and callers to honour.
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
-    /// The first and the longest back-off between retries (default 200 ms and 2 s).
+    /// The first and the longest back-off between retries (default 200 ms and 2 s); a
+    /// service's `Retry-After` is honoured up to the longest.
     pub fn with_retry_delays(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_retry_delay = initial;
         self.max_retry_delay = max;
@@ -347,15 +348,12 @@ impl AzureKeyVaultBuilder {
             Some(client) => Arc::clone(client),
             None => Arc::new(self.reqwest_client()?),
         };
-        let to_sdk = |d: Duration| {
-            azure_core::time::Duration::try_from(d).unwrap_or(azure_core::time::Duration::MAX)
-        };
-        let retry = RetryOptions::exponential(ExponentialRetryOptions {
-            initial_delay: to_sdk(self.initial_retry_delay),
-            max_retries: self.max_retries,
-            max_total_elapsed: to_sdk(self.deadline),
-            max_delay: to_sdk(self.max_retry_delay),
-        });
+        let retry = RetryOptions::custom(Arc::new(VaultRetryPolicy::new(
+            self.initial_retry_delay,
+            self.max_retry_delay,
+            self.max_retries,
+            self.deadline,
+        )));
         Ok(ClientOptions {
             transport: Some(Transport::new(http)),
             retry,

@@ -204,18 +204,29 @@ fn entra_code(error: &azure_core::Error) -> (Option<String>, Option<String>) {
                 .take_while(char::is_ascii_digit)
                 .collect();
             if !digits.is_empty() {
-                let description = one_line(&text[start..]);
-                let description = description
-                    .split(" Trace ID:")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                return (Some(format!("AADSTS{digits}")), Some(description));
+                return (
+                    Some(format!("AADSTS{digits}")),
+                    Some(entra_sentence(&text[start..])),
+                );
             }
         }
         level = e.source();
     }
     (None, None)
+}
+
+/// Entra ID's description up to its first line break, without the trace and correlation IDs.
+///
+/// azure_identity cannot parse a description holding JSON escapes (real ones end in
+/// `\r\nTrace ID: ...`), and then hands over serde's error text with the escapes still literal
+/// and `", expected a borrowed string ...` after them: cut at any of those.
+fn entra_sentence(text: &str) -> String {
+    let end = ["\r", "\n", "\\r", "\\n", "Trace ID:", "\", expected"]
+        .iter()
+        .filter_map(|marker| text.find(marker))
+        .min()
+        .unwrap_or(text.len());
+    one_line(text[..end].trim())
 }
 
 fn credential_fix(code: Option<&str>, entra: Option<&str>) -> String {

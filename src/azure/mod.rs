@@ -61,6 +61,7 @@ mod backend;
 mod builder;
 mod config;
 mod map;
+mod retry;
 mod validate;
 
 pub use backend::AzureKeyVaultBackend;
