@@ -117,9 +117,18 @@ impl ClientSecretSource {
             Self::Value(secret) => secret.clone(),
             Self::Env(name) => {
                 let mut value = std::env::var(name).map_err(|_| {
+                    // Quote the name only if it looks like one: a secret typed where the
+                    // variable's name belongs must not be echoed.
+                    let looks_like_a_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    let which = if looks_like_a_name {
+                        format!("`{name}`")
+                    } else {
+                        "named in `env` (not a valid variable name: letters, digits and `_`)".to_owned()
+                    };
                     Error::invalid_config(
                         "client secret",
-                        format!("the environment variable `{name}` is not set (or not UTF-8); set it to the client secret's value"),
+                        format!("the environment variable {which} is not set (or not UTF-8); set it to the client secret's value"),
                     )
                 })?;
                 let secret = SecretString::from(value.trim());
@@ -162,9 +171,31 @@ impl<'de> Visitor<'de> for SourceVisitor {
         f.write_str(SOURCE_SHAPE)
     }
 
-    // A bare string is refused without being quoted back: it is most likely the secret itself.
+    // Anything but a table is refused without being quoted back: it is most likely the secret
+    // itself, written where the table belongs.
     fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
         Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_i128<E: de::Error>(self, _: i128) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Err(E::custom(SOURCE_SHAPE))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> std::result::Result<Self::Value, A::Error> {
+        Err(de::Error::custom(SOURCE_SHAPE))
     }
 
     fn visit_map<A: de::MapAccess<'de>>(
@@ -284,5 +315,110 @@ impl AzureKeyVaultConfig {
             builder = builder.with_max_retries(n);
         }
         Ok(builder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn parse(text: &str) -> std::result::Result<AzureKeyVaultConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    fn config(secret: &str) -> String {
+        format!(
+            "vault-url = \"https://corp-vault.vault.azure.net\"\ntenant-id = \"{GUID}\"\nclient-id = \"{GUID}\"\nclient-secret = {secret}\n"
+        )
+    }
+
+    #[test]
+    fn the_secret_comes_from_a_file_a_variable_or_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv-secret");
+        std::fs::write(&path, "from-file\n").unwrap();
+        let from_file = parse(&config(&format!(
+            "{{ file = {:?} }}",
+            path.display().to_string()
+        )))
+        .unwrap();
+        let Some(source) = &from_file.client_secret else {
+            panic!("no secret source")
+        };
+        assert_eq!(source.read().unwrap().expose_secret(), "from-file");
+        from_file.builder().unwrap().build().unwrap();
+
+        let inline = parse(&config("{ value = \"inline-secret\" }")).unwrap();
+        let debug = format!("{inline:?}");
+        assert!(!debug.contains("inline-secret"), "{debug}");
+        assert!(debug.contains("Value([REDACTED])"), "{debug}");
+        let builder = inline.builder().unwrap();
+        assert!(!format!("{builder:?}").contains("inline-secret"));
+        builder.build().unwrap();
+
+        // The process environment is shared by the tests of this binary: use PATH, which is
+        // always set, to prove variables are read, and a name nobody sets for the error.
+        let from_env = parse(&config("{ env = \"PATH\" }")).unwrap();
+        from_env.builder().unwrap().build().unwrap();
+        let unset = parse(&config("{ env = \"SECRETSCOPE_TEST_UNSET_VARIABLE\" }")).unwrap();
+        match unset.builder() {
+            Err(e) => assert!(
+                e.to_string()
+                    .contains("`SECRETSCOPE_TEST_UNSET_VARIABLE` is not set"),
+                "{e}"
+            ),
+            Ok(b) => panic!("expected an error, got {b:?}"),
+        }
+        let missing = parse(&config(&format!(
+            "{{ file = {:?} }}",
+            dir.path().join("absent").display().to_string()
+        )))
+        .unwrap();
+        match missing.builder() {
+            Err(e) => assert!(e.to_string().contains("absent` cannot be read"), "{e}"),
+            Ok(b) => panic!("expected an error, got {b:?}"),
+        }
+    }
+
+    #[test]
+    fn a_misplaced_secret_is_never_quoted() {
+        for secret in [
+            "\"bare-secret-value\"",
+            "12345678901234",
+            "{ value = 12345678901234 }",
+            "{ value = true }",
+            "{ secret = \"bare-secret-value\" }",
+            "{ env = \"A\", value = \"bare-secret-value\" }",
+        ] {
+            let error = parse(&config(secret)).unwrap_err();
+            let message = error.message();
+            assert!(
+                !message.contains("bare-secret-value"),
+                "{secret}: {message}"
+            );
+            assert!(!message.contains("12345678901234"), "{secret}: {message}");
+            assert!(
+                message.contains("client secret") || message.contains("client-secret"),
+                "{secret}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_credentials_and_transport_settings() {
+        let text = format!(
+            "name = \"corp\"\nvault-url = \"https://corp-vault.vault.azure.net\"\ncredential = \"managed-identity\"\nmanaged-identity-client-id = \"{GUID}\"\ndeadline-ms = 2500\nmax-retries = 1\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.credential, Some(CredentialKind::ManagedIdentity));
+        let backend = config.builder().unwrap().build().unwrap();
+        assert_eq!(backend.connection_name(), "corp");
+        assert!(format!("{backend:?}").contains("2.5s"), "{backend:?}");
+        let unknown = parse(
+            "vault-url = \"https://corp-vault.vault.azure.net\"\nclient-secrt = { env = \"X\" }\n",
+        );
+        assert!(unknown.is_err(), "unknown keys are refused");
     }
 }
