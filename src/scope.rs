@@ -240,6 +240,9 @@ impl ScopePolicy {
         let (from, base_generation) = self.load();
         let (refs, truncated) = self.breaking_references(from, target);
         let mut checked: HashMap<(usize, SecretName), Presence> = HashMap::new();
+        // A connection that failed temporarily (unreachable, throttling) is not asked again in
+        // this plan: one deadline per connection, not one per reference.
+        let mut unreachable: HashMap<usize, String> = HashMap::new();
         let mut breaking = Vec::with_capacity(refs.len());
         for reference in refs {
             let mut replacements = Vec::new();
@@ -250,8 +253,21 @@ impl ScopePolicy {
                         let key = (id, candidate.name().clone());
                         if let Some(p) = checked.get(&key) {
                             p.clone()
+                        } else if let Some(why) = unreachable.get(&id) {
+                            Presence::Unknown(why.clone())
                         } else {
-                            let p = presence(&self.connections[id], candidate.name()).await;
+                            let backend = self.connections[id].backend();
+                            let p = match backend.fetch(candidate.name(), None).await {
+                                Ok(_) => Presence::Found,
+                                Err(Error::Disabled { .. }) => Presence::Disabled,
+                                Err(Error::NotFound { .. }) => Presence::Missing,
+                                Err(e) => {
+                                    if e.is_temporary() {
+                                        unreachable.insert(id, e.to_string());
+                                    }
+                                    Presence::Unknown(e.to_string())
+                                }
+                            };
                             checked.insert(key, p.clone());
                             p
                         }
@@ -458,15 +474,6 @@ impl ScopePolicy {
                     .collect()
             }
         }
-    }
-}
-
-async fn presence(connection: &Connection, name: &SecretName) -> Presence {
-    match connection.backend().fetch(name, None).await {
-        Ok(_) => Presence::Found,
-        Err(Error::Disabled { .. }) => Presence::Disabled,
-        Err(Error::NotFound { .. }) => Presence::Missing,
-        Err(e) => Presence::Unknown(e.to_string()),
     }
 }
 

@@ -667,3 +667,54 @@ async fn a_resolve_in_flight_during_a_switch_does_not_return_the_invalidated_sec
         }
     }
 }
+
+/// A backend that is down, counting how often it is asked.
+#[derive(Debug, Default)]
+struct Down {
+    calls: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl secretscope::SecretBackend for Down {
+    async fn fetch(
+        &self,
+        _name: &secretscope::SecretName,
+        _version: Option<&secretscope::SecretVersion>,
+    ) -> secretscope::Result<secretscope::Secret> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(Error::Unavailable {
+            location: "down".into(),
+            reason: "unreachable for the test".into(),
+            source: None,
+        })
+    }
+    async fn check(&self) -> secretscope::Result<()> {
+        Ok(())
+    }
+    fn location(&self) -> &str {
+        "down"
+    }
+    fn vault_host(&self) -> Option<&str> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn a_plan_asks_an_unreachable_connection_once() {
+    let down = Arc::new(Down::default());
+    let mut builder = ScopePolicy::builder(ScopeMode::Project)
+        .workspace_connection(Connection::from_arc("down-vault", down.clone()));
+    for name in ["a", "b", "c", "d", "e"] {
+        builder = builder.known_reference(format!("project:billing/{name}"));
+    }
+    let policy = builder.build().unwrap();
+    let plan = policy.plan_switch(ScopeMode::Workspace).await;
+    assert_eq!(plan.breaking().len(), 5);
+    for impact in plan.breaking() {
+        assert!(
+            matches!(&impact.replacements[0].presence, Presence::Unknown(why) if why.contains("unreachable for the test")),
+            "{impact:?}"
+        );
+    }
+    assert_eq!(down.calls.load(Ordering::SeqCst), 1);
+}
