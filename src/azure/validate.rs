@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::reference::normalise_authority;
+use crate::reference::{normalise_authority, strip_prefix_ignore_case};
 
 /// Key Vault host suffixes of the known clouds, and the cloud each belongs to.
 pub(crate) const VAULT_SUFFIXES: [(&str, Cloud); 3] = [
@@ -178,12 +178,6 @@ fn is_domain(s: &str) -> bool {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len()
-        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()))
-    .then(|| &s[prefix.len()..])
 }
 
 /// Whether the SDK's challenge-resource check must be skipped for `host`.
