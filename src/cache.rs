@@ -75,12 +75,12 @@ pub(crate) struct CacheKey {
 }
 
 struct Entry {
-    secret: Secret,
+    secret: Arc<Secret>,
     fetched_at: Instant,
 }
 
 /// The outcome of one backend fetch, shared by every caller that waited for it.
-type Flight = tokio::sync::OnceCell<Result<Secret>>;
+type Flight = tokio::sync::OnceCell<Result<Arc<Secret>>>;
 
 #[derive(Default)]
 struct Slot {
@@ -109,13 +109,13 @@ impl Cache {
         &self,
         key: CacheKey,
         fetch: F,
-    ) -> Result<(Secret, Source)>
+    ) -> Result<(Arc<Secret>, Source)>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Secret>>,
     {
         if !self.options.enabled() {
-            return fetch().await.map(|s| (s, Source::Backend));
+            return fetch().await.map(|s| (Arc::new(s), Source::Backend));
         }
         let slot = self.slot(key);
         if let Some(secret) = self.fresh(&slot) {
@@ -125,11 +125,11 @@ impl Cache {
         // If the caller leading the fetch is cancelled, a waiting caller takes it over.
         let outcome = flight
             .get_or_init(|| async {
-                let outcome = fetch().await;
+                let outcome = fetch().await.map(Arc::new);
                 match &outcome {
                     Ok(secret) => {
                         *lock(&slot.entry) = Some(Entry {
-                            secret: secret.clone(),
+                            secret: Arc::clone(secret),
                             fetched_at: Instant::now(),
                         });
                     }
@@ -197,17 +197,17 @@ impl Cache {
         }
     }
 
-    fn fresh(&self, slot: &Slot) -> Option<Secret> {
+    fn fresh(&self, slot: &Slot) -> Option<Arc<Secret>> {
         let entry = lock(&slot.entry);
         let entry = entry.as_ref()?;
-        (entry.fetched_at.elapsed() < self.options.ttl).then(|| entry.secret.clone())
+        (entry.fetched_at.elapsed() < self.options.ttl).then(|| Arc::clone(&entry.secret))
     }
 
-    fn stale(&self, slot: &Slot) -> Option<Secret> {
+    fn stale(&self, slot: &Slot) -> Option<Arc<Secret>> {
         let entry = lock(&slot.entry);
         let entry = entry.as_ref()?;
         let limit = self.options.ttl + self.options.stale_if_error;
-        (entry.fetched_at.elapsed() < limit).then(|| entry.secret.clone())
+        (entry.fetched_at.elapsed() < limit).then(|| Arc::clone(&entry.secret))
     }
 
     #[cfg(test)]

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::backend::ConnectionReport;
+use crate::backend::{Connection, ConnectionReport};
 use crate::cache::{Cache, CacheKey, CacheOptions};
 use crate::error::{Error, Result};
 use crate::reference::{ReferenceError, SecretRef, normalise_authority};
 use crate::scope::{Acknowledgement, PolicyState, ScopeMode, ScopePolicy, SwitchPlan};
-use crate::value::{ResolvedSecret, SecretMetadata, SecretProperties, SecretValue};
+use crate::value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source};
 
 /// Resolves secret references to secret values.
 ///
@@ -192,9 +192,11 @@ impl WorkspaceManager {
         }
     }
 
-    async fn resolve_parsed(&self, reference: SecretRef) -> Result<ResolvedSecret> {
-        self.policy.observe(&reference);
-        let route = self.policy.route(&reference)?;
+    /// The whole flow of one resolve, up to the secret and where it came from; the metadata is
+    /// built only by [`SecretsManager::resolve_with_metadata`], so `resolve` stays cheap.
+    async fn resolve_parsed(&self, reference: &SecretRef) -> Result<Resolved<'_>> {
+        self.policy.observe(reference);
+        let route = self.policy.route(reference)?;
         let backend = route.connection.backend();
         if let Some(host) = reference.vault_host() {
             // Compare canonical forms, whatever case or default port the backend reports.
@@ -216,41 +218,60 @@ impl WorkspaceManager {
             .get_or_fetch(key, || backend.fetch(reference.name(), reference.version()))
             .await?;
         self.validity
-            .check(&reference, &secret.properties, backend.location())?;
-        self.policy.confirm(&reference, route.generation)?;
+            .check(reference, &secret.properties, backend.location())?;
+        self.policy.confirm(reference, route.generation)?;
         tracing::debug!(
             reference = %reference,
             connection = route.connection.name(),
             ?source,
             "secret resolved"
         );
-        let metadata = SecretMetadata {
-            scope: reference.scope().clone(),
-            reference,
-            connection: route.connection.name().to_owned(),
-            properties: secret.properties,
+        Ok(Resolved {
+            secret,
             source,
-            policy_generation: route.generation,
-        };
-        Ok(ResolvedSecret::new(secret.value, metadata))
-    }
-}
-
-#[async_trait]
-impl SecretsManager for WorkspaceManager {
-    async fn resolve(&self, reference: &str) -> Result<SecretValue> {
-        Ok(self.resolve_with_metadata(reference).await?.into_parts().0)
+            connection: route.connection,
+            generation: route.generation,
+        })
     }
 
-    async fn resolve_with_metadata(&self, reference: &str) -> Result<ResolvedSecret> {
+    async fn resolve_str(&self, reference: &str) -> Result<(SecretRef, Resolved<'_>)> {
         let result = match SecretRef::parse(reference) {
-            Ok(parsed) => self.resolve_parsed(parsed).await,
+            Ok(parsed) => self.resolve_parsed(&parsed).await.map(|r| (parsed, r)),
             Err(e) => Err(e.into()),
         };
         if let Err(error) = &result {
             tracing::debug!(%error, "secret not resolved");
         }
         result
+    }
+}
+
+/// A resolve's outcome before its metadata is built.
+struct Resolved<'a> {
+    secret: Arc<Secret>,
+    source: Source,
+    connection: &'a Connection,
+    generation: u64,
+}
+
+#[async_trait]
+impl SecretsManager for WorkspaceManager {
+    async fn resolve(&self, reference: &str) -> Result<SecretValue> {
+        let (_, resolved) = self.resolve_str(reference).await?;
+        Ok(resolved.secret.value.clone())
+    }
+
+    async fn resolve_with_metadata(&self, reference: &str) -> Result<ResolvedSecret> {
+        let (reference, resolved) = self.resolve_str(reference).await?;
+        let metadata = SecretMetadata {
+            scope: reference.scope().clone(),
+            reference,
+            connection: resolved.connection.name().to_owned(),
+            properties: resolved.secret.properties.clone(),
+            source: resolved.source,
+            policy_generation: resolved.generation,
+        };
+        Ok(ResolvedSecret::new(resolved.secret.value.clone(), metadata))
     }
 }
 

@@ -18,6 +18,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -189,7 +190,7 @@ fn allowed_in(part: &str) -> &'static str {
 
 /// A secret name: 1 to 127 ASCII letters, digits and hyphens, compared case-insensitively.
 #[derive(Clone)]
-pub struct SecretName(Box<str>);
+pub struct SecretName(Arc<str>);
 
 impl SecretName {
     /// Checks `name` against Key Vault's naming rule.
@@ -222,7 +223,7 @@ impl Hash for SecretName {
 
 /// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
 #[derive(Clone)]
-pub struct SecretVersion(Box<str>);
+pub struct SecretVersion(Arc<str>);
 
 impl SecretVersion {
     /// Checks that `version` is 32 hexadecimal digits.
@@ -254,7 +255,7 @@ impl Hash for SecretVersion {
 
 /// A project id: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, compared exactly.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProjectId(Box<str>);
+pub struct ProjectId(Arc<str>);
 
 impl ProjectId {
     /// Checks `id` against the project-id rule.
