@@ -214,11 +214,21 @@ impl Eq for SecretName {}
 
 impl Hash for SecretName {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.0.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
-        }
-        state.write_u8(0xff);
+        hash_lowercase(&self.0, state);
     }
+}
+
+/// Hashes ASCII text as if lower-cased, consistently with `eq_ignore_ascii_case`, feeding the
+/// hasher whole chunks rather than byte by byte (names are hashed on every resolve).
+fn hash_lowercase<H: Hasher>(text: &str, state: &mut H) {
+    let mut chunk = [0u8; 64];
+    for part in text.as_bytes().chunks(chunk.len()) {
+        let lower = &mut chunk[..part.len()];
+        lower.copy_from_slice(part);
+        lower.make_ascii_lowercase();
+        state.write(lower);
+    }
+    state.write_u8(0xff);
 }
 
 /// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
@@ -247,9 +257,7 @@ impl Eq for SecretVersion {}
 
 impl Hash for SecretVersion {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.0.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
-        }
+        hash_lowercase(&self.0, state);
     }
 }
 

@@ -453,24 +453,42 @@ async fn test_connection_names_transport_failures() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 
-    // Nothing listens on the port: refused, within the deadline despite retries.
+    // Nothing listens on the port: refused, and said so, after the retries.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let started = Instant::now();
     let refused = builder(&stand_in, PRIMARY_HOST)
         .with_vault_url(format!("https://primary.localhost:{port}"))
-        .with_max_retries(5)
-        .with_retry_delays(Duration::from_millis(50), Duration::from_millis(200))
-        .with_deadline(Duration::from_secs(2));
+        .with_max_retries(2)
+        .with_retry_delays(Duration::from_millis(20), Duration::from_millis(50));
     let report = test_connection(refused).await;
+    match report.error() {
+        Some(e @ Error::Unavailable { .. }) => {
+            assert!(e.is_temporary(), "{e}");
+            assert!(e.to_string().contains("the connection was refused"), "{e}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+
+    // A try that does not answer in time ends at the try timeout, with its cause kept, and
+    // well before the deadline.
+    stand_in.inject(Fault::new(PRIMARY_HOST, 200, "{}").with_delay(Duration::from_secs(20)));
+    let slow_try = builder(&stand_in, PRIMARY_HOST)
+        .with_try_timeout(Duration::from_millis(300))
+        .with_deadline(Duration::from_secs(20));
+    let started = Instant::now();
+    let report = test_connection(slow_try).await;
+    // Far below the 20 s the vault would take: the try timeout, not the deadline, ended it.
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(10),
         "took {:?}",
         started.elapsed()
     );
     match report.error() {
-        Some(e @ Error::Unavailable { .. }) => assert!(e.is_temporary(), "{e}"),
+        Some(e @ Error::Unavailable { .. }) => {
+            assert!(e.to_string().contains("did not answer in time"), "{e}");
+            assert!(std::error::Error::source(e).is_some(), "the cause is kept");
+        }
         other => panic!("expected Unavailable, got {other:?}"),
     }
 
@@ -488,6 +506,60 @@ async fn test_connection_names_transport_failures() {
         Some(e @ Error::Unavailable { .. }) => assert!(e.to_string().contains("deadline"), "{e}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    set(&vault, "db-password", "v", SdkAttributes::default(), None).await;
+    let elsewhere = format!(
+        "{}/secrets/db-password/",
+        stand_in.vault_url(SECONDARY_HOST)
+    );
+    stand_in.inject(Fault::new(PRIMARY_HOST, 302, "").with_header("location", &elsewhere));
+    let error = vault
+        .fetch(&SecretName::new("db-password").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
+    assert!(
+        stand_in.requests().iter().all(|r| r.host != SECONDARY_HOST),
+        "the redirect was followed: {:?}",
+        stand_in.requests()
+    );
+}
+
+#[tokio::test]
+async fn a_long_retry_after_on_503_is_capped() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = builder(&stand_in, PRIMARY_HOST)
+        .with_max_retries(1)
+        .with_retry_delays(Duration::from_millis(20), Duration::from_millis(100))
+        .with_deadline(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    set(&vault, "db-password", "v", SdkAttributes::default(), None).await;
+    stand_in.inject(
+        Fault::new(
+            PRIMARY_HOST,
+            503,
+            r#"{"error":{"code":"ServiceUnavailable","message":"busy"}}"#,
+        )
+        .with_header("retry-after", "3600"),
+    );
+    let started = Instant::now();
+    let secret = vault
+        .fetch(&SecretName::new("db-password").unwrap(), None)
+        .await
+        .expect("the retry succeeds");
+    assert_eq!(secret.value.expose_secret(), "v");
+    // Not an hour, nor the 20 s deadline: the wait was capped at the longest back-off.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

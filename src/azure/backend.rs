@@ -26,6 +26,7 @@ pub struct AzureKeyVaultBackend {
     vault: VaultUrl,
     client: Arc<SecretClient>,
     deadline: Duration,
+    credential_hint: &'static str,
 }
 
 impl AzureKeyVaultBackend {
@@ -34,12 +35,14 @@ impl AzureKeyVaultBackend {
         vault: VaultUrl,
         client: Arc<SecretClient>,
         deadline: Duration,
+        credential_hint: &'static str,
     ) -> Self {
         Self {
             connection_name,
             vault,
             client,
             deadline,
+            credential_hint,
         }
     }
 
@@ -64,6 +67,7 @@ impl AzureKeyVaultBackend {
             location: &self.vault.url,
             name: Some(name),
             version,
+            credential_hint: self.credential_hint,
         };
         let options = SecretClientGetSecretOptions {
             secret_version: version.map(ToString::to_string),
@@ -79,7 +83,7 @@ impl AzureKeyVaultBackend {
             Err(_elapsed) => Err(Error::Unavailable {
                 location: self.vault.url.clone(),
                 reason: format!(
-                    "no answer within the {} s deadline; check the network path to the vault, or raise the deadline",
+                    "no answer within the {} s deadline; check the network path to the vault and to Entra ID (proxy, firewall), or raise the deadline",
                     self.deadline.as_secs_f64()
                 ),
                 source: None,

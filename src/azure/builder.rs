@@ -109,8 +109,10 @@ impl AzureKeyVaultBuilder {
             allow_custom_host: false,
             from_env: false,
             api_version: None,
-            connect_timeout: Duration::from_secs(5),
-            try_timeout: Duration::from_secs(5),
+            // Three tries (two retries) of at most 3 s, with their back-off, fit in the 10 s
+            // deadline: the last try's own error, not the deadline, says what went wrong.
+            connect_timeout: Duration::from_secs(2),
+            try_timeout: Duration::from_secs(3),
             deadline: Duration::from_secs(10),
             max_retries: 2,
             initial_retry_delay: Duration::from_millis(200),
@@ -131,7 +133,7 @@ impl AzureKeyVaultBuilder {
         builder.vault_url = var(ENV_VAULT_URL);
         builder.tenant_id = var(ENV_TENANT_ID);
         builder.client_id = var(ENV_CLIENT_ID);
-        builder.client_secret = var(ENV_CLIENT_SECRET).map(secret_string);
+        builder.client_secret = var(ENV_CLIENT_SECRET).map(trimmed_secret);
         builder.authority_host = var(ENV_AUTHORITY_HOST);
         builder
     }
@@ -160,9 +162,11 @@ impl AzureKeyVaultBuilder {
         self
     }
 
-    /// The client secret's value. It is kept in a zeroize-on-drop buffer and never printed.
+    /// The client secret's value (surrounding whitespace is ignored). It is never printed, and
+    /// this builder keeps it in a zeroize-on-drop buffer; the Azure SDK's credential keeps its
+    /// own copy, which it does not zeroize, for the backend's lifetime.
     pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(secret_string(secret.into()));
+        self.client_secret = Some(trimmed_secret(secret.into()));
         self
     }
 
@@ -193,14 +197,17 @@ impl AzureKeyVaultBuilder {
         self
     }
 
-    /// The Entra ID authority host, such as `https://login.microsoftonline.us`. By default it
-    /// follows the vault's cloud (public, China, US Government).
+    /// The Entra ID authority host. By default, and normally, the host of the vault's cloud
+    /// (`https://login.microsoftonline.com`, `https://login.chinacloudapi.cn`,
+    /// `https://login.microsoftonline.us`); any other host, where the client secret would be
+    /// sent, needs [`with_allow_custom_host`](Self::with_allow_custom_host).
     pub fn with_authority_host(mut self, url: impl Into<String>) -> Self {
         self.authority_host = Some(url.into());
         self
     }
 
-    /// Accept a vault host outside the known clouds' Key Vault suffixes: for local stand-ins.
+    /// Accept a vault host outside the known clouds' Key Vault suffixes, and an authority host
+    /// other than the vault's cloud's own: for local stand-ins only.
     pub fn with_allow_custom_host(mut self, allow: bool) -> Self {
         self.allow_custom_host = allow;
         self
@@ -219,13 +226,13 @@ impl AzureKeyVaultBuilder {
         self
     }
 
-    /// How long to wait for a TCP and TLS connection (default 5 s).
+    /// How long to wait for a TCP and TLS connection (default 2 s).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// How long one try of a request may take (default 5 s).
+    /// How long one try of a request may take (default 3 s).
     pub fn with_try_timeout(mut self, timeout: Duration) -> Self {
         self.try_timeout = timeout;
         self
@@ -323,24 +330,56 @@ impl AzureKeyVaultBuilder {
             vault,
             Arc::new(client),
             self.deadline,
+            self.credential_hint(),
         ))
     }
 
-    fn cloud(&self, vault: &VaultUrl) -> Result<Option<Arc<CloudConfiguration>>> {
-        if let Some(raw) = &self.authority_host {
-            let host = validate::authority_host(raw)
-                .map_err(|e| relabel(e, &self.field("authority host", ENV_AUTHORITY_HOST)))?;
-            let mut custom = CustomConfiguration::default();
-            custom.authority_host = host;
-            return Ok(Some(Arc::new(CloudConfiguration::Custom(custom))));
+    /// What to check when the credential in use cannot get a token.
+    fn credential_hint(&self) -> &'static str {
+        match &self.credential {
+            None => "check the tenant ID, client ID and client secret",
+            Some(CredentialChoice::WorkloadIdentity) => {
+                "check the workload identity: the federated token file, the client and tenant IDs, and the federated credential of the app registration"
+            }
+            Some(CredentialChoice::ManagedIdentity { .. }) => {
+                "check that the host has a managed identity (and, for a user-assigned one, its client ID)"
+            }
+            Some(CredentialChoice::DeveloperTools) => {
+                "sign in with `az login` (or `azd auth login`) as a user who may read the vault"
+            }
+            Some(CredentialChoice::Custom(_)) => "check the credential given to the builder",
         }
-        Ok(match vault.cloud {
-            Cloud::Public => Some(Arc::new(CloudConfiguration::AzurePublic)),
-            Cloud::China => Some(Arc::new(CloudConfiguration::AzureChina)),
-            Cloud::UsGovernment => Some(Arc::new(CloudConfiguration::AzureGovernment)),
-            // A stand-in names its own authority with `with_authority_host`.
-            Cloud::Custom => None,
-        })
+    }
+
+    /// The cloud whose Entra ID issues tokens. The client secret is sent to its authority host,
+    /// so a host other than the vault's cloud's own needs custom hosts allowed explicitly; and
+    /// nothing is left for the SDK to pick up from the environment behind the caller's back.
+    fn cloud(&self, vault: &VaultUrl) -> Result<Option<Arc<CloudConfiguration>>> {
+        let own = match vault.cloud {
+            Cloud::Public | Cloud::Custom => CloudConfiguration::AzurePublic,
+            Cloud::China => CloudConfiguration::AzureChina,
+            Cloud::UsGovernment => CloudConfiguration::AzureGovernment,
+        };
+        let Some(raw) = &self.authority_host else {
+            return Ok(Some(Arc::new(own)));
+        };
+        let field = self.field("authority host", ENV_AUTHORITY_HOST);
+        let host = validate::authority_host(raw).map_err(|e| relabel(e, &field))?;
+        if host == validate::authority_of(vault.cloud) {
+            return Ok(Some(Arc::new(own)));
+        }
+        if !self.allow_custom_host {
+            return Err(Error::invalid_config(
+                field,
+                format!(
+                    "`{host}` is not the Entra ID host of the vault's cloud ({}), and the client secret would be sent there; fix it, or allow custom hosts explicitly for a local stand-in",
+                    validate::authority_of(vault.cloud)
+                ),
+            ));
+        }
+        let mut custom = CustomConfiguration::default();
+        custom.authority_host = host;
+        Ok(Some(Arc::new(CloudConfiguration::Custom(custom))))
     }
 
     fn client_options(&self, cloud: Option<Arc<CloudConfiguration>>) -> Result<ClientOptions> {
@@ -496,6 +535,17 @@ impl AzureKeyVaultBuilder {
     }
 }
 
+/// Keeps a client secret without surrounding whitespace (Entra ID secrets have none; a pasted
+/// one often does), leaving no unzeroized copy behind.
+fn trimmed_secret(secret: String) -> SecretString {
+    if secret.trim().len() == secret.len() {
+        return secret_string(secret);
+    }
+    let trimmed = secret_string(secret.trim().to_owned());
+    secret_string(secret); // wiped on drop
+    trimmed
+}
+
 /// Puts the builder's field label (which may name an environment variable) on a validation error.
 fn relabel(error: Error, field: &str) -> Error {
     match error {
@@ -520,7 +570,15 @@ impl fmt::Debug for AzureKeyVaultBuilder {
         };
         f.debug_struct("AzureKeyVaultBuilder")
             .field("connection_name", &self.connection_name)
-            .field("vault_url", &self.vault_url)
+            // Printed only once it validates: a raw URL may carry a password (`user:pw@host`).
+            .field(
+                "vault_url",
+                &self
+                    .vault_url
+                    .as_deref()
+                    .and_then(|u| validate::vault_url(u, self.allow_custom_host).ok())
+                    .map(|v| v.url),
+            )
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
             .field("credential", &credential)

@@ -104,10 +104,19 @@ impl fmt::Debug for ClientSecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Value(_) => f.write_str("Value([REDACTED])"),
-            Self::Env(name) => f.debug_tuple("Env").field(name).finish(),
+            // A value typed where the variable's name belongs is not printed either.
+            Self::Env(name) if looks_like_a_variable(name) => {
+                f.debug_tuple("Env").field(name).finish()
+            }
+            Self::Env(_) => f.write_str("Env([not a variable name])"),
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
         }
     }
+}
+
+fn looks_like_a_variable(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl ClientSecretSource {
@@ -119,9 +128,7 @@ impl ClientSecretSource {
                 let mut value = std::env::var(name).map_err(|_| {
                     // Quote the name only if it looks like one: a secret typed where the
                     // variable's name belongs must not be echoed.
-                    let looks_like_a_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    let which = if looks_like_a_name {
+                    let which = if looks_like_a_variable(name) {
                         format!("`{name}`")
                     } else {
                         "named in `env` (not a valid variable name: letters, digits and `_`)".to_owned()

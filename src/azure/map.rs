@@ -23,6 +23,8 @@ pub(crate) struct Context<'a> {
     /// The secret asked for, if any (`None` for the connection check).
     pub(crate) name: Option<&'a SecretName>,
     pub(crate) version: Option<&'a SecretVersion>,
+    /// What to check when no token can be had, for the credential in use.
+    pub(crate) credential_hint: &'a str,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,23 +59,18 @@ pub(crate) fn map_error(error: azure_core::Error, context: &Context<'_>) -> Erro
             };
             map_status(status, body, headers.as_ref(), context, error)
         }
-        ErrorKind::Credential => {
-            let (code, entra) = entra_code(&error);
-            Error::Unauthenticated {
-                location,
-                detail: credential_fix(code.as_deref(), entra.as_deref()),
-                code,
-            }
-        }
+        ErrorKind::Credential => credential_error(error, context),
         ErrorKind::Connection | ErrorKind::Io => Error::Unavailable {
             reason: transport_reason(&error),
             location,
             source: Some(crate::ErrorSource::new(error)),
         },
+        // The cause is dropped on purpose: it is serde's message about a successful answer's
+        // body, which quotes the token it choked on, and that may be the secret value.
         ErrorKind::DataConversion => Error::Unavailable {
             location,
             reason: "its answer could not be read as a Key Vault secret; check that the vault URL points to Key Vault".to_owned(),
-            source: Some(crate::ErrorSource::new(error)),
+            source: None,
         },
         ErrorKind::Other => other(error, location),
     }
@@ -179,6 +176,71 @@ fn map_status(
     }
 }
 
+/// A credential failure: the credential wraps every failure to get a token, so look beneath it
+/// for what happened. An identity provider that cannot be reached, fails (5xx) or throttles is
+/// a temporary condition, not a wrong credential.
+fn credential_error(error: azure_core::Error, context: &Context<'_>) -> Error {
+    let location = context.location.to_owned();
+    let mut transport = false;
+    let mut unreadable = false;
+    let mut status = None;
+    let mut retry = None;
+    let mut level: Option<&(dyn StdError + 'static)> = Some(&error);
+    while let Some(e) = level {
+        if let Some(inner) = e.downcast_ref::<azure_core::Error>() {
+            match inner.kind() {
+                ErrorKind::Io | ErrorKind::Connection => {
+                    transport = true;
+                    break;
+                }
+                // azure_identity could not read the answer as an Entra ID one, and its status
+                // is lost: an HTML page of a proxy or a failing front end, or a real Entra
+                // answer whose description holds JSON escapes (then its AADSTS code is still
+                // found in the text below).
+                ErrorKind::DataConversion => {
+                    unreadable = true;
+                    break;
+                }
+                ErrorKind::HttpResponse {
+                    status: s,
+                    raw_response,
+                    ..
+                } => {
+                    status = Some(u16::from(*s));
+                    retry = raw_response.as_ref().and_then(|r| retry_after(r.headers()));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        level = e.source();
+    }
+    let (code, entra) = entra_code(&error);
+    // AADSTS90033: "A transient error has occurred. Please try again."
+    if transport
+        || matches!(status, Some(408 | 500..=599))
+        || code.as_deref() == Some("AADSTS90033")
+        || (unreadable && code.is_none())
+    {
+        return Error::Unavailable {
+            location,
+            reason: "no token could be obtained because the identity provider (Entra ID or the managed identity endpoint) could not be reached or failed; try again later, and check the network path to it (proxy, firewall)".to_owned(),
+            source: Some(crate::ErrorSource::new(error)),
+        };
+    }
+    if status == Some(429) {
+        return Error::Throttled {
+            location,
+            retry_after: retry,
+        };
+    }
+    Error::Unauthenticated {
+        location,
+        detail: credential_fix(code.as_deref(), entra.as_deref(), context.credential_hint),
+        code,
+    }
+}
+
 /// `Retry-After` in seconds, or the `retry-after-ms` / `x-ms-retry-after-ms` headers.
 fn retry_after(headers: &Headers) -> Option<Duration> {
     let get = |name: &'static str| headers.get_optional_str(&HeaderName::from_static(name));
@@ -229,7 +291,8 @@ fn entra_sentence(text: &str) -> String {
     one_line(text[..end].trim())
 }
 
-fn credential_fix(code: Option<&str>, entra: Option<&str>) -> String {
+fn credential_fix(code: Option<&str>, entra: Option<&str>, hint: &str) -> String {
+    let fallback = format!("no token could be obtained: {hint}");
     let fix = match code {
         Some("AADSTS7000215") => {
             "the client secret is wrong: paste the secret's Value (not its Secret ID) from the app registration's Certificates & secrets page"
@@ -242,9 +305,7 @@ fn credential_fix(code: Option<&str>, entra: Option<&str>) -> String {
         }
         Some("AADSTS90002") => "the tenant does not exist: check the tenant ID",
         Some(_) => "Entra ID refused the credential: see its message",
-        None => {
-            "no token could be obtained: check the tenant ID, client ID and client secret (or the configured credential)"
-        }
+        None => &fallback,
     };
     match entra {
         Some(said) => format!("{fix} (Entra ID said: {said})"),

@@ -45,8 +45,14 @@
 //! overall deadline per fetch (10 s by default): an unreachable vault fails within it rather
 //! than after the SDK's default of about 80 s. Redirects are never followed, and the check
 //! that a vault's authentication challenge names the vault's own resource stays on for every
-//! host but a bare loopback name or address (which can never pass it), so a token only goes to
-//! the vault that was configured.
+//! host but a bare loopback name or address (for which no real challenge can pass it), so a token
+//! only goes to the vault that was configured. The client secret only goes to the Entra ID host
+//! of the vault's cloud, unless custom hosts are allowed for a local stand-in.
+//!
+//! The backend runs on Tokio and needs its timers (`#[tokio::main]`, or a runtime built with
+//! `enable_all()`). The Azure SDK keeps its own copies of the client secret (in its credential,
+//! for the backend's lifetime) and of fetched values (briefly, in HTTP buffers), which it does
+//! not zeroize.
 //!
 //! # Errors
 //!

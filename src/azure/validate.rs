@@ -110,6 +110,16 @@ pub(crate) fn vault_url(raw: &str, allow_custom_host: bool) -> Result<VaultUrl> 
     })
 }
 
+/// The Entra ID authority host of a cloud (a custom vault host uses the public cloud's unless
+/// told otherwise).
+pub(crate) fn authority_of(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Public | Cloud::Custom => "https://login.microsoftonline.com",
+        Cloud::China => "https://login.chinacloudapi.cn",
+        Cloud::UsGovernment => "https://login.microsoftonline.us",
+    }
+}
+
 /// A tenant ID: a GUID, or a verified domain such as `contoso.onmicrosoft.com`.
 pub(crate) fn tenant_id(raw: &str) -> Result<String> {
     let raw = raw.trim();
