@@ -75,6 +75,17 @@ pub(crate) fn vault_url(raw: &str, allow_custom_host: bool) -> Result<VaultUrl> 
     let url = Url::parse(&format!("https://{authority}/"))
         .map_err(|e| bad(format!("it does not parse ({e}); {example}")))?;
     let host = url.host_str().unwrap_or_default().to_owned();
+    // The URL parser rewrites some hosts (`127.1` becomes `127.0.0.1`): accept only hosts it
+    // leaves as written, so the host checked, connected to and named in identifiers is one.
+    let written = authority
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let written_host = written.map_or(authority.as_str(), |(h, _)| h);
+    if written_host != host {
+        return Err(bad(format!(
+            "`{raw_authority}` is not a host name in its usual form (`{host}`); {example}"
+        )));
+    }
 
     if host.ends_with(".managedhsm.azure.net") {
         return Err(bad(
@@ -88,9 +99,19 @@ pub(crate) fn vault_url(raw: &str, allow_custom_host: bool) -> Result<VaultUrl> 
     let cloud = match known {
         Some((suffix, cloud)) => {
             let name = &host[..host.len() - suffix.len()];
-            if !(3..=24).contains(&name.len()) || name.contains('.') {
+            let valid = (3..=24).contains(&name.len())
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !name.ends_with('-')
+                && !name.contains("--")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !valid {
                 return Err(bad(format!(
-                    "the vault name `{name}` must be 3 to 24 letters, digits and hyphens; {example}"
+                    "the vault name `{name}` must be 3 to 24 letters, digits and single hyphens, starting with a letter; {example}"
+                )));
+            }
+            if authority != host && !allow_custom_host {
+                return Err(bad(format!(
+                    "Key Vault serves on the default HTTPS port only; remove the port; {example}"
                 )));
             }
             *cloud
@@ -181,6 +202,9 @@ fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
         && labels.iter().all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -260,6 +284,12 @@ mod tests {
             ("https://corp.managedhsm.azure.net", "Managed HSM"),
             ("https://co%72p.vault.azure.net", "not a valid host name"),
             ("https://corp.vault.azure.net:0", "not a valid host name"),
+            (
+                "https://corp.vault.azure.net:8443",
+                "default HTTPS port only",
+            ),
+            ("https://1corp.vault.azure.net", "starting with a letter"),
+            ("https://co--rp.vault.azure.net", "single hyphens"),
         ];
         for (input, expected) in cases {
             let message = reason(vault_url(input, false));
@@ -286,7 +316,13 @@ mod tests {
             client_id(&guid.to_uppercase()).unwrap(),
             guid.to_uppercase()
         );
-        for bad in ["", "contoso", "not a tenant!", "72f988bf-86f1-41af-91ab"] {
+        for bad in [
+            "",
+            "contoso",
+            "not a tenant!",
+            "72f988bf-86f1-41af-91ab",
+            "1.2.3.4",
+        ] {
             assert!(reason(tenant_id(bad)).contains("tenant ID"), "{bad:?}");
         }
         for bad in [
