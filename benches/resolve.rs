@@ -23,11 +23,11 @@ const REFERENCES: [&str; 4] = [
 
 fn manager(backend: Arc<MemoryBackend>, cache: CacheOptions) -> WorkspaceManager {
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::from_arc("corp-vault", backend))
+        .with_workspace_connection(Connection::from_arc("corp-vault", backend))
         .build()
         .expect("valid policy");
     WorkspaceManager::builder(Arc::new(policy))
-        .cache(cache)
+        .with_cache(cache)
         .build()
 }
 

@@ -92,7 +92,7 @@ async fn main() -> ExitCode {
 
     // 3. Use it as the workspace connection and resolve references.
     let policy = match ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(connection)
+        .with_workspace_connection(connection)
         .build()
     {
         Ok(policy) => policy,

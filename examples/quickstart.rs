@@ -44,11 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // An administrator set secrets management up per project; the workspace connection exists too.
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .workspace_connection(Connection::new(
+        .with_workspace_connection(Connection::new(
             "workspace-vault",
             FileBackend::open(&workspace_file)?,
         ))
-        .project_connection(
+        .with_project_connection(
             "billing",
             Connection::new("billing-vault", FileBackend::open(&billing_file)?),
         )

@@ -17,7 +17,7 @@
 //! let billing = MemoryBackend::new();
 //! billing.set("db-password", "billing-secret")?;
 //! let policy = ScopePolicy::builder(ScopeMode::Project)
-//!     .project_connection("billing", Connection::new("billing-vault", billing))
+//!     .with_project_connection("billing", Connection::new("billing-vault", billing))
 //!     .build()?;
 //! let manager = WorkspaceManager::new(policy);
 //!
@@ -50,9 +50,9 @@
 //! let billing = MemoryBackend::new();
 //! billing.set("db-password", "billing-secret")?;
 //! let policy = ScopePolicy::builder(ScopeMode::Project)
-//!     .workspace_connection(Connection::new("corp-vault", workspace))
-//!     .project_connection("billing", Connection::new("billing-vault", billing))
-//!     .known_reference("project:billing/db-password")
+//!     .with_workspace_connection(Connection::new("corp-vault", workspace))
+//!     .with_project_connection("billing", Connection::new("billing-vault", billing))
+//!     .with_known_reference("project:billing/db-password")
 //!     .build()?;
 //! let manager = WorkspaceManager::new(policy);
 //!

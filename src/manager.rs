@@ -27,7 +27,7 @@ use crate::value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, Sec
 /// let vault = MemoryBackend::new();
 /// vault.set("db-password", "hunter2")?;
 /// let policy = ScopePolicy::builder(ScopeMode::Workspace)
-///     .workspace_connection(Connection::new("corp-vault", vault))
+///     .with_workspace_connection(Connection::new("corp-vault", vault))
 ///     .build()?;
 /// let manager: Arc<dyn SecretsManager> = Arc::new(WorkspaceManager::new(policy));
 ///
@@ -295,13 +295,13 @@ pub struct WorkspaceManagerBuilder {
 
 impl WorkspaceManagerBuilder {
     /// How values are cached; [`CacheOptions::new`] by default.
-    pub fn cache(mut self, cache: CacheOptions) -> Self {
+    pub fn with_cache(mut self, cache: CacheOptions) -> Self {
         self.cache = cache;
         self
     }
 
     /// Whether expired and not-yet-valid secrets are served; refused by default.
-    pub fn validity(mut self, validity: ValidityOptions) -> Self {
+    pub fn with_validity(mut self, validity: ValidityOptions) -> Self {
         self.validity = validity;
         self
     }

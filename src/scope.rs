@@ -522,13 +522,13 @@ impl fmt::Debug for ScopePolicyBuilder {
 
 impl ScopePolicyBuilder {
     /// The connection every project uses in workspace mode.
-    pub fn workspace_connection(mut self, connection: Connection) -> Self {
+    pub fn with_workspace_connection(mut self, connection: Connection) -> Self {
         self.workspace = Some(connection);
         self
     }
 
     /// The connection of `project` in project mode.
-    pub fn project_connection(
+    pub fn with_project_connection(
         mut self,
         project: impl Into<String>,
         connection: Connection,
@@ -538,7 +538,7 @@ impl ScopePolicyBuilder {
     }
 
     /// A reference known to be in use, reported by switch plans before anything resolves it.
-    pub fn known_reference(mut self, reference: impl Into<String>) -> Self {
+    pub fn with_known_reference(mut self, reference: impl Into<String>) -> Self {
         self.known.push(reference.into());
         self
     }

@@ -89,7 +89,7 @@ async fn live_secret_resolves_through_the_manager() {
         return;
     };
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new("live-vault", builder.build().unwrap()))
+        .with_workspace_connection(Connection::new("live-vault", builder.build().unwrap()))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);

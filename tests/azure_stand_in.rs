@@ -128,7 +128,7 @@ async fn latest_and_pinned_versions_resolve_by_name_and_by_identifier() {
     )
     .await;
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new("corp-vault", vault))
+        .with_workspace_connection(Connection::new("corp-vault", vault))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);
@@ -197,7 +197,7 @@ async fn missing_secrets_and_versions_are_not_found() {
 async fn names_outside_the_grammar_never_reach_the_wire() {
     let stand_in = StandIn::start().await.unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new(
+        .with_workspace_connection(Connection::new(
             "corp-vault",
             backend(&stand_in, PRIMARY_HOST),
         ))
@@ -239,7 +239,7 @@ async fn expiry_and_not_before_dates_are_enforced() {
     set(&vault, "expired", "v", expired, None).await;
     set(&vault, "early", "v", early, None).await;
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new("corp-vault", vault))
+        .with_workspace_connection(Connection::new("corp-vault", vault))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);
@@ -260,11 +260,11 @@ async fn a_scope_switch_invalidates_project_references_across_vaults() {
     stand_in.seed(SECONDARY_HOST, "db-password", Seed::value("billing-db"));
     stand_in.seed(SECONDARY_HOST, "billing-only", Seed::value("billing-value"));
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .workspace_connection(Connection::new(
+        .with_workspace_connection(Connection::new(
             "workspace-vault",
             backend(&stand_in, PRIMARY_HOST),
         ))
-        .project_connection(
+        .with_project_connection(
             "billing",
             Connection::new("billing-vault", backend(&stand_in, SECONDARY_HOST)),
         )

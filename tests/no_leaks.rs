@@ -133,15 +133,15 @@ async fn the_canary_never_leaks() {
     project.set("db-password", CANARY).unwrap();
 
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::from_arc("corp-vault", workspace.clone()))
-        .project_connection(
+        .with_workspace_connection(Connection::from_arc("corp-vault", workspace.clone()))
+        .with_project_connection(
             "billing",
             Connection::from_arc("billing-vault", project.clone()),
         )
         .build()
         .unwrap();
     let manager = WorkspaceManager::builder(Arc::new(policy))
-        .cache(CacheOptions::new().with_stale_if_error(Duration::from_secs(60)))
+        .with_cache(CacheOptions::new().with_stale_if_error(Duration::from_secs(60)))
         .build();
 
     // Every public type holding the value, or a backend holding it.
@@ -267,7 +267,7 @@ async fn the_canary_never_leaks() {
     let file = FileBackend::open(&path).unwrap();
     assert_clean("a FileBackend's Debug", &format!("{file:?}"));
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new("dev-file", file))
+        .with_workspace_connection(Connection::new("dev-file", file))
         .build()
         .unwrap();
     let file_manager = WorkspaceManager::new(policy);
@@ -291,16 +291,16 @@ async fn the_canary_never_leaks() {
     });
     flaky.inner.set("db-password", CANARY).unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
-        .project_connection(
+        .with_workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
+        .with_project_connection(
             "billing",
             Connection::from_arc("billing-vault", project.clone()),
         )
-        .known_reference("project:billing/db-password")
+        .with_known_reference("project:billing/db-password")
         .build()
         .unwrap();
     let flaky_manager = WorkspaceManager::builder(Arc::new(policy))
-        .cache(
+        .with_cache(
             CacheOptions::new()
                 .with_ttl(Duration::from_nanos(1))
                 .with_stale_if_error(Duration::from_secs(60)),
@@ -325,11 +325,11 @@ async fn the_canary_never_leaks() {
     assert_clean("a failed connection report", &format!("{report:?}"));
     flaky.down.store(false, Ordering::SeqCst);
     let workspace_policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
+        .with_workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
         .build()
         .unwrap();
     let stale_manager = WorkspaceManager::builder(Arc::new(workspace_policy))
-        .cache(
+        .with_cache(
             CacheOptions::new()
                 .with_ttl(Duration::from_nanos(1))
                 .with_stale_if_error(Duration::from_secs(60)),
@@ -346,11 +346,11 @@ async fn the_canary_never_leaks() {
 
     // Configuration errors: a value pasted where a project id or a reference belongs.
     let pasted = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection(CANARY, Connection::new("x", MemoryBackend::new()))
-        .known_reference(CANARY);
+        .with_project_connection(CANARY, Connection::new("x", MemoryBackend::new()))
+        .with_known_reference(CANARY);
     assert_clean("a policy builder's Debug", &format!("{pasted:?}"));
     assert_error_clean("a policy builder error", &pasted.build().unwrap_err());
-    let pasted = ScopePolicy::builder(ScopeMode::Project).known_reference(CANARY);
+    let pasted = ScopePolicy::builder(ScopeMode::Project).with_known_reference(CANARY);
     assert_error_clean("a policy builder error", &pasted.build().unwrap_err());
 
     drop(_guard);

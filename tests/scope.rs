@@ -29,9 +29,9 @@ fn vaults() -> (Arc<MemoryBackend>, Arc<MemoryBackend>, Arc<MemoryBackend>) {
 fn policy(mode: ScopeMode) -> ScopePolicy {
     let (workspace, billing, search) = vaults();
     ScopePolicy::builder(mode)
-        .workspace_connection(Connection::from_arc("corp-vault", workspace))
-        .project_connection("billing", Connection::from_arc("billing-vault", billing))
-        .project_connection("search", Connection::from_arc("search-vault", search))
+        .with_workspace_connection(Connection::from_arc("corp-vault", workspace))
+        .with_project_connection("billing", Connection::from_arc("billing-vault", billing))
+        .with_project_connection("search", Connection::from_arc("search-vault", search))
         .build()
         .unwrap()
 }
@@ -121,7 +121,7 @@ async fn metadata_describes_the_resolved_secret() {
         )
         .unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new("corp-vault", vault))
+        .with_workspace_connection(Connection::new("corp-vault", vault))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);
@@ -173,11 +173,11 @@ async fn dates_are_enforced_unless_allowed() {
         .unwrap();
     let build = |validity| {
         let policy = ScopePolicy::builder(ScopeMode::Workspace)
-            .workspace_connection(Connection::from_arc("corp-vault", vault.clone()))
+            .with_workspace_connection(Connection::from_arc("corp-vault", vault.clone()))
             .build()
             .unwrap();
         WorkspaceManager::builder(Arc::new(policy))
-            .validity(validity)
+            .with_validity(validity)
             .build()
     };
 
@@ -446,7 +446,7 @@ async fn the_policy_state_round_trips_and_replicas_adopt_newer_states() {
     // A replica built from the saved state behaves the same.
     let (workspace, ..) = vaults();
     let replica = ScopePolicy::builder_from_state(loaded.clone())
-        .workspace_connection(Connection::from_arc("corp-vault", workspace))
+        .with_workspace_connection(Connection::from_arc("corp-vault", workspace))
         .build()
         .unwrap();
     assert_eq!(replica.state(), saved);
@@ -470,8 +470,8 @@ async fn the_policy_state_round_trips_and_replicas_adopt_newer_states() {
 #[tokio::test]
 async fn builder_refuses_bad_settings() {
     let bad_project = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection("ok", Connection::new("x", MemoryBackend::new()))
-        .project_connection("no spaces", Connection::new("y", MemoryBackend::new()))
+        .with_project_connection("ok", Connection::new("x", MemoryBackend::new()))
+        .with_project_connection("no spaces", Connection::new("y", MemoryBackend::new()))
         .build();
     match bad_project {
         Err(e @ Error::InvalidConfig { .. }) => {
@@ -485,16 +485,16 @@ async fn builder_refuses_bad_settings() {
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
     let twice = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection("p", Connection::new("a", MemoryBackend::new()))
-        .project_connection("p", Connection::new("b", MemoryBackend::new()))
+        .with_project_connection("p", Connection::new("a", MemoryBackend::new()))
+        .with_project_connection("p", Connection::new("b", MemoryBackend::new()))
         .build();
     assert!(matches!(twice, Err(Error::InvalidConfig { .. })));
     let unnamed = ScopePolicy::builder(ScopeMode::Workspace)
-        .workspace_connection(Connection::new(" ", MemoryBackend::new()))
+        .with_workspace_connection(Connection::new(" ", MemoryBackend::new()))
         .build();
     assert!(matches!(unnamed, Err(Error::InvalidConfig { .. })));
     let bad_known = ScopePolicy::builder(ScopeMode::Workspace)
-        .known_reference("{{ oops")
+        .with_known_reference("{{ oops")
         .build();
     assert!(matches!(bad_known, Err(Error::InvalidConfig { .. })));
 }
@@ -530,14 +530,14 @@ async fn no_invalidated_reference_resolves_once_a_switch_is_applied() {
     let billing = MemoryBackend::new();
     billing.set("db-password", "billing-db").unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .workspace_connection(Connection::from_arc("corp-vault", workspace))
-        .project_connection("billing", Connection::new("billing-vault", Slow(billing)))
+        .with_workspace_connection(Connection::from_arc("corp-vault", workspace))
+        .with_project_connection("billing", Connection::new("billing-vault", Slow(billing)))
         .build()
         .unwrap();
     // A short time to live exercises both cached and fetched resolves.
     let manager = Arc::new(
         WorkspaceManager::builder(Arc::new(policy))
-            .cache(CacheOptions::new().with_ttl(Duration::from_millis(1)))
+            .with_cache(CacheOptions::new().with_ttl(Duration::from_millis(1)))
             .build(),
     );
     let applied = Arc::new(AtomicBool::new(false));
@@ -643,7 +643,7 @@ async fn a_resolve_in_flight_during_a_switch_does_not_return_the_invalidated_sec
     });
     gate.inner.set("db-password", "billing-db").unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Project)
-        .project_connection(
+        .with_project_connection(
             "billing",
             Connection::from_arc("billing-vault", gate.clone()),
         )
@@ -703,9 +703,9 @@ impl secretscope::SecretBackend for Down {
 async fn a_plan_asks_an_unreachable_connection_once() {
     let down = Arc::new(Down::default());
     let mut builder = ScopePolicy::builder(ScopeMode::Project)
-        .workspace_connection(Connection::from_arc("down-vault", down.clone()));
+        .with_workspace_connection(Connection::from_arc("down-vault", down.clone()));
     for name in ["a", "b", "c", "d", "e"] {
-        builder = builder.known_reference(format!("project:billing/{name}"));
+        builder = builder.with_known_reference(format!("project:billing/{name}"));
     }
     let policy = builder.build().unwrap();
     let plan = policy.plan_switch(ScopeMode::Workspace).await;

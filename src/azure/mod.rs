@@ -22,7 +22,7 @@
 //! println!("{report}"); // Connection successful: `corp-vault` (https://...) answered in 84 ms
 //!
 //! let policy = ScopePolicy::builder(ScopeMode::Workspace)
-//!     .workspace_connection(connection)
+//!     .with_workspace_connection(connection)
 //!     .build()?;
 //! let manager = WorkspaceManager::new(policy);
 //! let password = manager.resolve("db-password").await?;
