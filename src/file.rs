@@ -127,6 +127,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
@@ -584,34 +585,96 @@ impl<'de> Visitor<'de> for FieldSeed {
     refuse!("a field name must be a string" => bool, numbers, bytes, unit, wrappers, seq, map);
 }
 
+/// A field whose only valid input is a string. Any other input is refused with `EXPECTED`,
+/// without being quoted; a TOML date-time arrives as a map, and is refused with the others.
+trait TextField: Sized {
+    const EXPECTED: &'static str;
+
+    fn from_text<E: de::Error>(text: String) -> Result<Self, E>;
+}
+
+/// Reads a [`TextField`], taking ownership of the string where the deserializer gives one.
+struct TextVisitor<T>(PhantomData<T>);
+
+impl<'de, T: TextField> Visitor<'de> for TextVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTED)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        T::from_text(v.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<T, E> {
+        T::from_text(v)
+    }
+
+    refuse!(T::EXPECTED => bool, numbers, bytes, unit, wrappers, seq, map);
+}
+
+/// `Deserialize` for a [`TextField`], through [`TextVisitor`].
+macro_rules! text_field {
+    ($($ty:ident),+) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(TextVisitor::<$ty>(PhantomData))
+            }
+        }
+    )+};
+}
+
 /// The text of a TOML date-time, as the toml crate hands it over.
 struct DatetimeText(String);
 
-impl<'de> Deserialize<'de> for DatetimeText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DatetimeTextVisitor)
+impl TextField for DatetimeText {
+    const EXPECTED: &'static str = NOT_A_DATE;
+
+    fn from_text<E: de::Error>(text: String) -> Result<Self, E> {
+        Ok(Self(text))
     }
 }
 
-struct DatetimeTextVisitor;
+/// A secret value: a string only, moved into a [`SecretValue`] without another copy.
+struct ValueField(SecretValue);
 
-impl<'de> Visitor<'de> for DatetimeTextVisitor {
-    type Value = DatetimeText;
+impl TextField for ValueField {
+    const EXPECTED: &'static str = NOT_A_VALUE;
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(NOT_A_DATE)
+    fn from_text<E: de::Error>(text: String) -> Result<Self, E> {
+        Ok(Self(SecretValue::new(text)))
     }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<DatetimeText, E> {
-        Ok(DatetimeText(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<DatetimeText, E> {
-        Ok(DatetimeText(v))
-    }
-
-    refuse!(NOT_A_DATE => bool, numbers, bytes, unit, wrappers, seq, map);
 }
+
+/// A `version` field.
+struct VersionField(SecretVersion);
+
+impl TextField for VersionField {
+    const EXPECTED: &'static str = NOT_A_VERSION;
+
+    fn from_text<E: de::Error>(text: String) -> Result<Self, E> {
+        SecretVersion::new(&text).map(Self).map_err(|e| {
+            E::custom(format_args!(
+                "invalid `version`: {}; {NOT_A_VERSION}",
+                version_problem(&e)
+            ))
+        })
+    }
+}
+
+/// A `content-type` field.
+struct ContentTypeField(String);
+
+impl TextField for ContentTypeField {
+    const EXPECTED: &'static str = NOT_A_CONTENT_TYPE;
+
+    fn from_text<E: de::Error>(text: String) -> Result<Self, E> {
+        Ok(Self(text))
+    }
+}
+
+text_field!(DatetimeText, ValueField, VersionField, ContentTypeField);
 
 /// The `secrets` table, read straight into a [`Store`].
 struct SecretsSeed;
@@ -927,95 +990,6 @@ impl<'de> Visitor<'de> for VersionSeed<'_> {
     }
 
     refuse!(NOT_A_VERSION_ENTRY => bool, numbers, str, bytes, unit, wrappers, seq);
-}
-
-/// A secret value: a string only, moved into a [`SecretValue`] without another copy.
-struct ValueField(SecretValue);
-
-impl<'de> Deserialize<'de> for ValueField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = ValueField;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(NOT_A_VALUE)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<ValueField, E> {
-        Ok(ValueField(SecretValue::new(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<ValueField, E> {
-        Ok(ValueField(SecretValue::new(v)))
-    }
-
-    // A TOML date-time arrives as a map, and is refused with the others.
-    refuse!(NOT_A_VALUE => bool, numbers, bytes, unit, wrappers, seq, map);
-}
-
-/// A `version` field.
-struct VersionField(SecretVersion);
-
-impl<'de> Deserialize<'de> for VersionField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(VersionVisitor)
-    }
-}
-
-struct VersionVisitor;
-
-impl<'de> Visitor<'de> for VersionVisitor {
-    type Value = VersionField;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(NOT_A_VERSION)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<VersionField, E> {
-        SecretVersion::new(v).map(VersionField).map_err(|e| {
-            E::custom(format_args!(
-                "invalid `version`: {}; {NOT_A_VERSION}",
-                version_problem(&e)
-            ))
-        })
-    }
-
-    refuse!(NOT_A_VERSION => bool, numbers, bytes, unit, wrappers, seq, map);
-}
-
-/// A `content-type` field.
-struct ContentTypeField(String);
-
-impl<'de> Deserialize<'de> for ContentTypeField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ContentTypeVisitor)
-    }
-}
-
-struct ContentTypeVisitor;
-
-impl<'de> Visitor<'de> for ContentTypeVisitor {
-    type Value = ContentTypeField;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(NOT_A_CONTENT_TYPE)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<ContentTypeField, E> {
-        Ok(ContentTypeField(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<ContentTypeField, E> {
-        Ok(ContentTypeField(v))
-    }
-
-    refuse!(NOT_A_CONTENT_TYPE => bool, numbers, bytes, unit, wrappers, seq, map);
 }
 
 /// The `enabled` field.
