@@ -108,6 +108,15 @@ fn settings_from_the_environment_and_from_an_administrator() {
         .build()
         .expect("the China cloud's own host");
 
+    // A secret pasted into an ID field is never printed.
+    let pasted = AzureKeyVaultBuilder::new()
+        .with_vault_url("https://corp-vault.vault.azure.net")
+        .with_tenant_id("Sts8Q~pasted.secret")
+        .with_client_id("Sts8Q~pasted.secret");
+    assert!(!format!("{pasted:?}").contains("pasted"), "{pasted:?}");
+    let (_, reason) = config_error(pasted);
+    assert!(!reason.contains("pasted"), "{reason}");
+
     // A password in a mistyped vault URL is never printed.
     let typed = AzureKeyVaultBuilder::new()
         .with_vault_url("https://admin:hunter2@corp-vault.vault.azure.net");

@@ -570,19 +570,27 @@ impl fmt::Debug for AzureKeyVaultBuilder {
         };
         f.debug_struct("AzureKeyVaultBuilder")
             .field("connection_name", &self.connection_name)
-            // Printed only once it validates: a raw URL may carry a password (`user:pw@host`).
+            // Typed values are printed only once they validate: a URL may carry a password
+            // (`user:pw@host`), and an ID field may hold a secret pasted into the wrong place.
             .field(
                 "vault_url",
-                &self
-                    .vault_url
-                    .as_deref()
-                    .and_then(|u| validate::vault_url(u, self.allow_custom_host).ok())
-                    .map(|v| v.url),
+                &validate::printable(self.vault_url.as_deref(), |u| {
+                    validate::vault_url(u, self.allow_custom_host)
+                }),
             )
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
+            .field(
+                "tenant_id",
+                &validate::printable(self.tenant_id.as_deref(), validate::tenant_id),
+            )
+            .field(
+                "client_id",
+                &validate::printable(self.client_id.as_deref(), validate::client_id),
+            )
             .field("credential", &credential)
-            .field("authority_host", &self.authority_host)
+            .field(
+                "authority_host",
+                &validate::printable(self.authority_host.as_deref(), validate::authority_host),
+            )
             .field("allow_custom_host", &self.allow_custom_host)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()

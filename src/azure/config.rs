@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::builder::AzureKeyVaultBuilder;
+use super::validate;
 use crate::error::{Error, Result};
 
 /// A Key Vault connection as it appears in a service's configuration (TOML, JSON, YAML...).
@@ -36,7 +37,7 @@ use crate::error::{Error, Result};
 ///
 /// Other credentials: `credential = "managed-identity"` (with an optional
 /// `managed-identity-client-id`), `"workload-identity"` or `"developer-tools"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AzureKeyVaultConfig {
@@ -70,6 +71,42 @@ pub struct AzureKeyVaultConfig {
     pub deadline_ms: Option<u64>,
     /// How many times a failed request is retried.
     pub max_retries: Option<u32>,
+}
+
+impl fmt::Debug for AzureKeyVaultConfig {
+    // Typed values are printed only once they validate, as by the builder's `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = validate::printable(Some(&self.vault_url), |u| {
+            validate::vault_url(u, self.allow_custom_host)
+        });
+        f.debug_struct("AzureKeyVaultConfig")
+            .field("name", &self.name)
+            .field("vault_url", &url)
+            .field(
+                "tenant_id",
+                &validate::printable(self.tenant_id.as_deref(), validate::tenant_id),
+            )
+            .field(
+                "client_id",
+                &validate::printable(self.client_id.as_deref(), validate::client_id),
+            )
+            .field("client_secret", &self.client_secret)
+            .field("credential", &self.credential)
+            .field(
+                "managed_identity_client_id",
+                &validate::printable(
+                    self.managed_identity_client_id.as_deref(),
+                    validate::client_id,
+                ),
+            )
+            .field(
+                "authority_host",
+                &validate::printable(self.authority_host.as_deref(), validate::authority_host),
+            )
+            .field("allow_custom_host", &self.allow_custom_host)
+            .field("extra_ca_files", &self.extra_ca_files)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A credential other than a client secret.
@@ -423,6 +460,13 @@ mod tests {
         let backend = config.builder().unwrap().build().unwrap();
         assert_eq!(backend.connection_name(), "corp");
         assert!(format!("{backend:?}").contains("2.5s"), "{backend:?}");
+        let pasted = parse(&format!(
+            "vault-url = \"https://admin:pw-canary@corp-vault.vault.azure.net\"\nclient-id = \"Sts8Q~pasted.canary\"\ntenant-id = \"{GUID}\"\n"
+        ))
+        .unwrap();
+        let debug = format!("{pasted:?}");
+        assert!(!debug.contains("canary"), "{debug}");
+        assert!(debug.contains(GUID), "valid settings are shown: {debug}");
         let unknown = parse(
             "vault-url = \"https://corp-vault.vault.azure.net\"\nclient-secrt = { env = \"X\" }\n",
         );

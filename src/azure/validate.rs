@@ -214,6 +214,19 @@ fn is_domain(s: &str) -> bool {
         })
 }
 
+/// What a `Debug` may print of a setting as typed: the value if it passes `check`, a marker if
+/// not (a value that does not validate may be a secret pasted into the wrong field, or a URL
+/// carrying a password), nothing if unset.
+pub(crate) fn printable<T>(raw: Option<&str>, check: impl Fn(&str) -> Result<T>) -> Option<&str> {
+    raw.map(|value| {
+        if check(value).is_ok() {
+            value
+        } else {
+            "[invalid, not shown]"
+        }
+    })
+}
+
 /// Whether the SDK's challenge-resource check must be skipped for `host`.
 ///
 /// The check accepts a challenge only when the vault host is a subdomain of the resource it
