@@ -352,7 +352,12 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         leader.abort();
-        let (value, _) = waiter.await.unwrap().unwrap();
+        // A handover that does not happen would hang the waiter: fail instead.
+        let (value, _) = tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .expect("the waiter took the fetch over")
+            .unwrap()
+            .unwrap();
         assert_eq!(value.value.expose_secret(), "2");
     }
 
