@@ -15,12 +15,18 @@
 //! Parsing never echoes the input in its errors: a string passed where a reference belongs may be
 //! a misplaced secret. Errors give the 1-based character position and the reason instead.
 
+mod error;
+mod names;
+
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use error::{ReferenceError, ReferenceErrorKind};
+pub use names::{ConnectionName, ProjectId, SecretName, SecretVersion};
+use names::{validate_name, validate_project_id, validate_version};
 
 /// The longest secret name Key Vault accepts.
 pub const MAX_NAME_LEN: usize = 127;
@@ -32,290 +38,6 @@ pub const MAX_REFERENCE_LEN: usize = 1024;
 const PROJECT_PREFIX: &str = "project:";
 const IDENTIFIER_SCHEME: &str = "https://";
 
-/// Why a reference was refused, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReferenceError {
-    kind: ReferenceErrorKind,
-    position: usize,
-}
-
-/// What is wrong with a refused reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ReferenceErrorKind {
-    /// The reference is empty (or only a `{{ }}` wrapper).
-    Empty,
-    /// The whole input is longer than [`MAX_REFERENCE_LEN`] characters.
-    TooLong {
-        /// The input's length in characters.
-        length: usize,
-    },
-    /// The secret name is longer than [`MAX_NAME_LEN`] characters.
-    NameTooLong {
-        /// The name's length in characters.
-        length: usize,
-    },
-    /// A character that is not allowed where it stands.
-    BadCharacter {
-        /// The character found.
-        found: char,
-        /// What was being read: `secret name`, `project id`, ...
-        part: &'static str,
-    },
-    /// The version is not 32 hexadecimal digits.
-    BadVersion {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A `{{` without its `}}`, or the reverse, or a stray brace.
-    UnbalancedBraces,
-    /// A `prefix:` other than `project:`.
-    UnknownPrefix,
-    /// `project:` followed by no id.
-    EmptyProjectId,
-    /// The project id is longer than [`MAX_PROJECT_ID_LEN`] characters.
-    ProjectIdTooLong {
-        /// The id's length in characters.
-        length: usize,
-    },
-    /// No secret name where one is needed.
-    EmptyName,
-    /// Something after the version.
-    TrailingInput,
-    /// A malformed Key Vault secret identifier.
-    BadIdentifier {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A Key Vault secret identifier whose vault host is not the host of the connection that
-    /// serves it: no token is ever sent to a host the configuration did not name.
-    UnconfiguredVaultHost,
-}
-
-impl ReferenceError {
-    pub(crate) fn unconfigured_vault_host() -> Self {
-        Self::new(
-            ReferenceErrorKind::UnconfiguredVaultHost,
-            IDENTIFIER_SCHEME.len() + 1,
-        )
-    }
-
-    fn new(kind: ReferenceErrorKind, position: usize) -> Self {
-        Self { kind, position }
-    }
-
-    /// What is wrong.
-    pub fn kind(&self) -> &ReferenceErrorKind {
-        &self.kind
-    }
-
-    /// The 1-based character position where the problem was found.
-    pub fn position(&self) -> usize {
-        self.position
-    }
-}
-
-impl fmt::Display for ReferenceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use ReferenceErrorKind as K;
-        let at = self.position;
-        match &self.kind {
-            K::Empty => write!(
-                f,
-                "the reference is empty; give a secret name such as `db-password`"
-            ),
-            K::TooLong { length } => write!(
-                f,
-                "the reference is {length} characters long, over the limit of {MAX_REFERENCE_LEN}; a reference names a secret, it does not hold one"
-            ),
-            K::NameTooLong { length } => write!(
-                f,
-                "the secret name starting at position {at} is {length} characters long; Key Vault allows at most {MAX_NAME_LEN}"
-            ),
-            K::BadCharacter { found, part } => write!(
-                f,
-                "character '{}' at position {at} is not allowed in a {part}; {}",
-                found.escape_debug(),
-                allowed_in(part)
-            ),
-            K::BadVersion { reason } => write!(
-                f,
-                "the version at position {at} {reason}; a version is 32 hexadecimal digits, or leave it out for the latest"
-            ),
-            K::UnbalancedBraces => write!(
-                f,
-                "unbalanced braces at position {at}; wrap the whole reference as `{{{{ name }}}}` or not at all"
-            ),
-            K::UnknownPrefix => write!(
-                f,
-                "unknown prefix ending at position {at}; the only prefix is `project:` (as in `project:<id>/<name>`)"
-            ),
-            K::EmptyProjectId => write!(
-                f,
-                "the project id at position {at} is empty; write `project:<id>/<name>`"
-            ),
-            K::ProjectIdTooLong { length } => write!(
-                f,
-                "the project id starting at position {at} is {length} characters long; at most {MAX_PROJECT_ID_LEN} are allowed"
-            ),
-            K::EmptyName => write!(
-                f,
-                "the secret name at position {at} is empty; write `<name>` or `project:<id>/<name>`"
-            ),
-            K::TrailingInput => write!(
-                f,
-                "unexpected input at position {at} after the version; a reference ends with `<name>` or `<name>/<version>`"
-            ),
-            K::UnconfiguredVaultHost => write!(
-                f,
-                "the Key Vault identifier names, at position {at}, a vault host that is not the host of the connection serving workspace references; use the secret name alone, or configure a connection for that vault"
-            ),
-            K::BadIdentifier { reason } => write!(
-                f,
-                "the Key Vault secret identifier {reason} (at position {at}); use `https://<vault-host>/secrets/<name>[/<version>]`"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ReferenceError {}
-
-fn allowed_in(part: &str) -> &'static str {
-    match part {
-        "project id" => "project ids use letters, digits, '-', '_' and '.'",
-        "reference" => "spaces are allowed only between `{{ `/` }}` and the reference",
-        _ => "secret names use letters, digits and '-'",
-    }
-}
-
-/// A secret name: 1 to 127 ASCII letters, digits and hyphens, compared case-insensitively.
-#[derive(Clone)]
-pub struct SecretName(Arc<str>);
-
-impl SecretName {
-    /// Checks `name` against Key Vault's naming rule.
-    pub fn new(name: &str) -> Result<Self, ReferenceError> {
-        validate_name(name, 1)?;
-        Ok(Self(name.into()))
-    }
-
-    /// The name as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq for SecretName {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
-    }
-}
-impl Eq for SecretName {}
-
-impl Hash for SecretName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_lowercase(&self.0, state);
-    }
-}
-
-/// Hashes ASCII text as if lower-cased, consistently with `eq_ignore_ascii_case`, feeding the
-/// hasher whole chunks rather than byte by byte (names are hashed on every resolve).
-fn hash_lowercase<H: Hasher>(text: &str, state: &mut H) {
-    let mut chunk = [0u8; 64];
-    for part in text.as_bytes().chunks(chunk.len()) {
-        let lower = &mut chunk[..part.len()];
-        lower.copy_from_slice(part);
-        lower.make_ascii_lowercase();
-        state.write(lower);
-    }
-    state.write_u8(0xff);
-}
-
-/// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
-#[derive(Clone)]
-pub struct SecretVersion(Arc<str>);
-
-impl SecretVersion {
-    /// Checks that `version` is 32 hexadecimal digits.
-    pub fn new(version: &str) -> Result<Self, ReferenceError> {
-        validate_version(version, 1)?;
-        Ok(Self(version.into()))
-    }
-
-    /// The version as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq for SecretVersion {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
-    }
-}
-impl Eq for SecretVersion {}
-
-impl Hash for SecretVersion {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_lowercase(&self.0, state);
-    }
-}
-
-/// A project id: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, compared exactly.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProjectId(Arc<str>);
-
-impl ProjectId {
-    /// Checks `id` against the project-id rule.
-    pub fn new(id: &str) -> Result<Self, ReferenceError> {
-        validate_project_id(id, 1)?;
-        Ok(Self(id.into()))
-    }
-
-    /// The id as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-macro_rules! string_like {
-    ($($ty:ident),*) => {$(
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&*self.0, f)
-            }
-        }
-        impl AsRef<str> for $ty {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-        impl FromStr for $ty {
-            type Err = ReferenceError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(deserializer)?;
-                Self::new(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    )*};
-}
-string_like!(SecretName, SecretVersion, ProjectId);
-
 /// Which scope a reference was written for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RefScope {
@@ -325,13 +47,47 @@ pub enum RefScope {
     Project(ProjectId),
 }
 
+/// Where secrets management is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeMode {
+    /// One connection for the entire workspace; project-level references are invalid.
+    Workspace,
+    /// One connection per project; workspace-level references are invalid.
+    Project,
+}
+
+impl ScopeMode {
+    /// Whether a reference written for `scope` resolves in this mode.
+    pub fn admits(self, scope: &RefScope) -> bool {
+        matches!(
+            (self, scope),
+            (Self::Workspace, RefScope::Workspace) | (Self::Project, RefScope::Project(_))
+        )
+    }
+}
+
+impl fmt::Display for ScopeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Workspace => "workspace",
+            Self::Project => "project",
+        })
+    }
+}
+
 /// A parsed secret reference.
 ///
 /// `Display` writes the canonical form (without a `{{ }}` wrapper), and parsing that form gives
 /// back an equal reference. Two references are equal when they name the same secret in the same
 /// scope: names and versions compare case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SecretRef {
+///
+/// Cloning is cheap: clones share one allocation.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SecretRef(Arc<Parts>);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Parts {
     scope: RefScope,
     vault: Option<Box<str>>,
     name: SecretName,
@@ -401,38 +157,38 @@ impl SecretRef {
 
     /// A workspace-level reference to the latest version of `name`.
     pub fn workspace(name: SecretName) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             scope: RefScope::Workspace,
             vault: None,
             name,
             version: None,
-        }
+        }))
     }
 
     /// A project-level reference to the latest version of `name` in `project`.
     pub fn project(project: ProjectId, name: SecretName) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             scope: RefScope::Project(project),
             vault: None,
             name,
             version: None,
-        }
+        }))
     }
 
     /// The same reference pinned to `version`.
     pub fn with_version(mut self, version: SecretVersion) -> Self {
-        self.version = Some(version);
+        Arc::make_mut(&mut self.0).version = Some(version);
         self
     }
 
     /// The scope the reference was written for.
     pub fn scope(&self) -> &RefScope {
-        &self.scope
+        &self.0.scope
     }
 
     /// The project of a project-level reference.
     pub fn project_id(&self) -> Option<&ProjectId> {
-        match &self.scope {
+        match &self.0.scope {
             RefScope::Project(p) => Some(p),
             RefScope::Workspace => None,
         }
@@ -440,21 +196,21 @@ impl SecretRef {
 
     /// The secret name.
     pub fn name(&self) -> &SecretName {
-        &self.name
+        &self.0.name
     }
 
     /// The pinned version, or `None` for the latest.
     pub fn version(&self) -> Option<&SecretVersion> {
-        self.version.as_ref()
+        self.0.version.as_ref()
     }
 
     /// The vault host (with a port if not 443) of a Key Vault identifier reference.
     pub fn vault_host(&self) -> Option<&str> {
-        self.vault.as_deref()
+        self.0.vault.as_deref()
     }
 
     pub(crate) fn scope_description(&self) -> String {
-        match &self.scope {
+        match &self.0.scope {
             RefScope::Workspace => "workspace-level".to_owned(),
             RefScope::Project(p) => format!("project-level (project `{p}`)"),
         }
@@ -463,18 +219,27 @@ impl SecretRef {
 
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(vault) = &self.vault {
-            write!(f, "{IDENTIFIER_SCHEME}{vault}/secrets/{}", self.name)?;
+        let parts = &*self.0;
+        if let Some(vault) = &parts.vault {
+            write!(f, "{IDENTIFIER_SCHEME}{vault}/secrets/{}", parts.name)?;
         } else {
-            if let RefScope::Project(p) = &self.scope {
+            if let RefScope::Project(p) = &parts.scope {
                 write!(f, "{PROJECT_PREFIX}{p}/")?;
             }
-            f.write_str(self.name.as_str())?;
+            f.write_str(parts.name.as_str())?;
         }
-        if let Some(v) = &self.version {
+        if let Some(v) = &parts.version {
             write!(f, "/{v}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SecretRef")
+            .field(&format_args!("{self}"))
+            .finish()
     }
 }
 
@@ -554,7 +319,7 @@ fn parse_body(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
         validate_project_id(id, id_offset + 1)?;
         let rest_offset = id_offset + id.chars().count() + 1;
         (
-            RefScope::Project(ProjectId(id.into())),
+            RefScope::Project(ProjectId::from_valid(id)),
             &after[slash + 1..],
             rest_offset,
         )
@@ -562,12 +327,12 @@ fn parse_body(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
         (RefScope::Workspace, body, offset)
     };
     let (name, version) = parse_name_and_version(rest, rest_offset)?;
-    Ok(SecretRef {
+    Ok(SecretRef(Arc::new(Parts {
         scope,
         vault: None,
         name,
         version,
-    })
+    })))
 }
 
 /// Parses `<name>[/<version>]` that starts at character offset `offset`.
@@ -590,10 +355,10 @@ fn parse_name_and_version(
                     position,
                 ));
             }
-            Some(SecretVersion(v.into()))
+            Some(SecretVersion::from_valid(v))
         }
     };
-    Ok((SecretName(name.into()), version))
+    Ok((SecretName::from_valid(name), version))
 }
 
 fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
@@ -625,12 +390,12 @@ fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceErr
         return Err(bad("must have the path `/secrets/<name>`", path_offset + 1));
     };
     let (name, version) = parse_name_and_version(rest, offset + path_offset + "/secrets/".len())?;
-    Ok(SecretRef {
+    Ok(SecretRef(Arc::new(Parts {
         scope: RefScope::Workspace,
         vault: Some(vault.into()),
         name,
         version,
-    })
+    })))
 }
 
 /// Checks a vault authority (`host[:port]`) and puts it in canonical form: lower-case, without
@@ -682,84 +447,6 @@ pub(crate) fn normalise_authority(authority: &str) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host,
     })
-}
-
-fn validate_name(name: &str, position: usize) -> Result<(), ReferenceError> {
-    if name.is_empty() {
-        return Err(ReferenceError::new(ReferenceErrorKind::EmptyName, position));
-    }
-    check_chars(name, position, "secret name", |c| {
-        c.is_ascii_alphanumeric() || c == '-'
-    })?;
-    let length = name.len();
-    if length > MAX_NAME_LEN {
-        return Err(ReferenceError::new(
-            ReferenceErrorKind::NameTooLong { length },
-            position,
-        ));
-    }
-    Ok(())
-}
-
-fn validate_project_id(id: &str, position: usize) -> Result<(), ReferenceError> {
-    if id.is_empty() {
-        return Err(ReferenceError::new(
-            ReferenceErrorKind::EmptyProjectId,
-            position,
-        ));
-    }
-    check_chars(id, position, "project id", |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-    })?;
-    let length = id.len();
-    if length > MAX_PROJECT_ID_LEN {
-        return Err(ReferenceError::new(
-            ReferenceErrorKind::ProjectIdTooLong { length },
-            position,
-        ));
-    }
-    Ok(())
-}
-
-fn validate_version(version: &str, position: usize) -> Result<(), ReferenceError> {
-    let bad = |reason| ReferenceError::new(ReferenceErrorKind::BadVersion { reason }, position);
-    if version.is_empty() {
-        return Err(bad("is empty"));
-    }
-    if let Some((i, _)) = version
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_hexdigit())
-    {
-        return Err(ReferenceError::new(
-            ReferenceErrorKind::BadVersion {
-                reason: "has a character that is not a hexadecimal digit",
-            },
-            position + i,
-        ));
-    }
-    if version.len() != 32 {
-        return Err(bad("does not have 32 digits"));
-    }
-    Ok(())
-}
-
-fn check_chars(
-    s: &str,
-    position: usize,
-    part: &'static str,
-    allowed: impl Fn(char) -> bool,
-) -> Result<(), ReferenceError> {
-    match s.chars().enumerate().find(|&(_, c)| !allowed(c)) {
-        None => Ok(()),
-        Some((i, found)) => {
-            let part = if found == ' ' { "reference" } else { part };
-            Err(ReferenceError::new(
-                ReferenceErrorKind::BadCharacter { found, part },
-                position + i,
-            ))
-        }
-    }
 }
 
 /// `scheme://...`: a URL, handled (and refused unless https) as a Key Vault identifier.
