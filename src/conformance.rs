@@ -1,9 +1,10 @@
-//! The behaviour suite every [`SecretBackend`] runs.
+//! The behaviour suite every [`SecretBackend`] runs, backends and layers alike.
 //!
 //! A backend's tests store the [`fixtures`] by the backend's own means, record the versions the
 //! backend assigned in a [`Seeded`], then call [`run_all`] (and again through
-//! `Arc<dyn SecretBackend>`). Each check panics with a message saying which behaviour is wrong,
-//! like an assertion in a test.
+//! `Arc<dyn SecretBackend>`). A layer runs it over a backend holding the fixtures; a layer that
+//! enforces validity dates runs [`run_all_with`] and [`Dates::Enforced`]. Each check panics
+//! with a message saying which behaviour is wrong, like an assertion in a test.
 //!
 //! Enabled by the `conformance` cargo feature; the crate's own tests always have it.
 
@@ -148,8 +149,24 @@ impl Seeded {
     }
 }
 
-/// Runs every check.
+/// What a backend does with a secret outside its validity dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dates {
+    /// Returns it with its dates: what a backend does (Key Vault does too).
+    Reported,
+    /// Refuses it with [`Error::Expired`] / [`Error::NotYetValid`] giving the date: what the
+    /// validity layer does with its default options.
+    Enforced,
+}
+
+/// Runs every check, for a backend that reports validity dates without enforcing them.
 pub async fn run_all(backend: &dyn SecretBackend, seeded: &Seeded) {
+    run_all_with(backend, seeded, Dates::Reported).await;
+}
+
+/// Runs every check, expecting `dates` of secrets outside their validity dates.
+pub async fn run_all_with(backend: &dyn SecretBackend, seeded: &Seeded, dates: Dates) {
     check_succeeds(backend).await;
     latest_version_is_returned(backend, seeded).await;
     pinned_versions_are_returned(backend, seeded).await;
@@ -159,7 +176,10 @@ pub async fn run_all(backend: &dyn SecretBackend, seeded: &Seeded) {
     missing_version_is_not_found(backend).await;
     disabled_secret_is_refused(backend).await;
     disabled_latest_version_leaves_older_versions_readable(backend, seeded).await;
-    dates_are_reported_not_enforced(backend).await;
+    match dates {
+        Dates::Reported => dates_are_reported_not_enforced(backend).await,
+        Dates::Enforced => dates_are_enforced(backend).await,
+    }
     values_never_show_in_debug_or_errors(backend).await;
 }
 
@@ -169,7 +189,7 @@ fn name(s: &str) -> SecretName {
 
 async fn value_of(backend: &dyn SecretBackend, n: &str, v: Option<&SecretVersion>) -> String {
     match backend.fetch(&name(n), v).await {
-        Ok(secret) => secret.value.expose_secret().to_owned(),
+        Ok(fetched) => fetched.secret.expose_secret().to_owned(),
         Err(e) => panic!("{backend:?}: fetching `{n}` (version {v:?}) failed: {e}"),
     }
 }
@@ -180,7 +200,7 @@ pub async fn check_succeeds(backend: &dyn SecretBackend) {
         panic!("{backend:?}: check() failed on a working backend: {e}");
     }
     assert!(
-        !backend.location().is_empty(),
+        !backend.location().to_string().is_empty(),
         "{backend:?}: location() is empty"
     );
 }
@@ -191,10 +211,12 @@ pub async fn latest_version_is_returned(backend: &dyn SecretBackend, seeded: &Se
     let latest = backend
         .fetch(&name(VERSIONED), None)
         .await
-        .expect("fetched above");
+        .expect("fetched above")
+        .secret;
     let expected = seeded.of(VERSIONED).last().cloned().flatten();
     assert_eq!(
-        latest.properties.version, expected,
+        latest.properties().version,
+        expected,
         "{backend:?}: the latest version id differs from the one assigned when it was stored"
     );
 }
@@ -214,8 +236,9 @@ pub async fn pinned_versions_are_returned(backend: &dyn SecretBackend, seeded: &
         let secret = backend
             .fetch(&name(VERSIONED), Some(version))
             .await
-            .unwrap();
-        assert_eq!(secret.properties.version.as_ref(), Some(version));
+            .unwrap()
+            .secret;
+        assert_eq!(secret.properties().version.as_ref(), Some(version));
     }
 }
 
@@ -229,14 +252,14 @@ pub async fn names_compare_case_insensitively(backend: &dyn SecretBackend) {
 
 /// Multi-line values come back byte for byte, with their content type.
 pub async fn values_and_properties_are_kept(backend: &dyn SecretBackend) {
-    let secret = backend.fetch(&name(MULTILINE), None).await.unwrap();
-    assert_eq!(secret.value.expose_secret(), MULTILINE_VALUE);
-    assert_eq!(secret.properties.name, name(MULTILINE));
+    let secret = backend.fetch(&name(MULTILINE), None).await.unwrap().secret;
+    assert_eq!(secret.expose_secret(), MULTILINE_VALUE);
+    assert_eq!(secret.properties().name, name(MULTILINE));
     assert_eq!(
-        secret.properties.content_type.as_deref(),
+        secret.properties().content_type.as_deref(),
         Some("application/x-pem-file")
     );
-    assert!(secret.properties.enabled);
+    assert!(secret.properties().enabled);
     let debug = format!("{secret:?}");
     assert!(
         !debug.contains("line two"),
@@ -252,7 +275,11 @@ pub async fn missing_secret_is_not_found(backend: &dyn SecretBackend) {
             assert!(
                 e.to_string().contains(missing),
                 "the error does not name the secret: {e}"
-            )
+            );
+            assert!(
+                e.to_string().contains(&backend.location().to_string()),
+                "the error does not say where the secret was looked up: {e}"
+            );
         }
         other => panic!("{backend:?}: expected NotFound for `{missing}`, got {other:?}"),
     }
@@ -264,7 +291,7 @@ pub async fn missing_version_is_not_found(backend: &dyn SecretBackend) {
     match backend.fetch(&name(PLAIN), Some(&version)).await {
         Err(Error::NotFound {
             version: Some(v), ..
-        }) => assert_eq!(v, version.as_str()),
+        }) => assert_eq!(v, version),
         other => panic!("{backend:?}: expected NotFound for an unknown version, got {other:?}"),
     }
 }
@@ -272,7 +299,7 @@ pub async fn missing_version_is_not_found(backend: &dyn SecretBackend) {
 /// A disabled secret is [`Error::Disabled`], never its value.
 pub async fn disabled_secret_is_refused(backend: &dyn SecretBackend) {
     match backend.fetch(&name(DISABLED), None).await {
-        Err(Error::Disabled { name, .. }) => assert!(name.eq_ignore_ascii_case(DISABLED)),
+        Err(Error::Disabled { name: n, .. }) => assert_eq!(n, name(DISABLED)),
         other => panic!("{backend:?}: expected Disabled, got {other:?}"),
     }
 }
@@ -327,12 +354,24 @@ pub async fn dates_are_reported_not_enforced(backend: &dyn SecretBackend) {
         .unwrap_or_else(|e| {
             panic!("{backend:?}: an expired secret must still be returned by the backend: {e}")
         });
-    assert_eq!(expired.properties.expires, Some(PAST));
+    assert_eq!(expired.secret.properties().expires, Some(PAST));
     let future = backend
         .fetch(&name(NOT_YET_VALID), None)
         .await
         .unwrap_or_else(|e| {
             panic!("{backend:?}: a not-yet-valid secret must still be returned by the backend: {e}")
         });
-    assert_eq!(future.properties.not_before, Some(FUTURE));
+    assert_eq!(future.secret.properties().not_before, Some(FUTURE));
+}
+
+/// Expired and not-yet-valid secrets are refused with the date, never their value.
+pub async fn dates_are_enforced(backend: &dyn SecretBackend) {
+    match backend.fetch(&name(EXPIRED), None).await {
+        Err(Error::Expired { expired_at, .. }) => assert_eq!(expired_at, PAST),
+        other => panic!("{backend:?}: expected Expired, got {other:?}"),
+    }
+    match backend.fetch(&name(NOT_YET_VALID), None).await {
+        Err(Error::NotYetValid { not_before, .. }) => assert_eq!(not_before, FUTURE),
+        other => panic!("{backend:?}: expected NotYetValid, got {other:?}"),
+    }
 }

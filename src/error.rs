@@ -1,22 +1,24 @@
 //! The one error type of the crate.
 //!
 //! Every variant says what went wrong and what to do next. None of them ever carries a secret
-//! value, a client secret or a token: they hold names, versions, dates, connection names and
-//! service error codes only.
+//! value, a client secret or a token: they hold names, versions, dates, locations, connection
+//! names and service error codes only.
 
 use std::fmt;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::reference::{ReferenceError, SecretRef};
-use crate::scope::ScopeMode;
+use crate::location::Location;
+use crate::reference::{RefScope, ReferenceError, ScopeMode, SecretName, SecretRef, SecretVersion};
 
 /// The cause kept inside an [`Error`], shared so that an error can be cloned: the cache hands
 /// one backend failure to every caller that was waiting for the same secret.
 ///
 /// [`std::error::Error::source`] returns the cause itself, so it can be downcast to its own
-/// type (an `std::io::Error`, an `azure_core::Error`...).
+/// type (an `std::io::Error`, an `azure_core::Error`...). `Debug` prints the cause's type and
+/// the first line of its message only: the Azure SDK's own `Debug` holds a backtrace of
+/// several kilobytes, which the cause still carries for whoever asks it.
 #[derive(Clone)]
 pub struct ErrorSource(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
 
@@ -36,7 +38,15 @@ impl std::ops::Deref for ErrorSource {
 
 impl fmt::Debug for ErrorSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        /// The longest message `Debug` shows.
+        const MAX: usize = 200;
+        let message = self.0.to_string();
+        let line = message.lines().next().unwrap_or_default();
+        let line = match line.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        };
+        f.debug_tuple("ErrorSource").field(&line).finish()
     }
 }
 
@@ -46,8 +56,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong while configuring secretscope or resolving a secret.
 ///
 /// Variants are grouped by meaning, not by backend: a missing secret is [`Error::NotFound`]
-/// whether it was looked up in Azure Key Vault, a local file or memory. Match on the variant to
-/// decide what to do; use [`Error::is_temporary`] to decide whether retrying can help.
+/// whether it was looked up in Azure Key Vault, a local file or memory. Match on
+/// [`Error::kind`] for logging, metrics and retries; use [`Error::is_temporary`] to decide
+/// whether retrying can help.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,6 +68,18 @@ pub enum Error {
     /// passed where a reference belongs may be a misplaced secret.
     #[error("invalid secret reference: {0}")]
     InvalidReference(#[from] ReferenceError),
+
+    /// A Key Vault secret identifier names a vault host that the connection serving it does
+    /// not point to. Nothing was sent: a token only ever goes to a host the configuration named.
+    #[error(
+        "the Key Vault identifier names the vault host `{host}`, but the workspace connection points to {served_by}; use the secret name alone, or configure a connection for that vault"
+    )]
+    UnconfiguredVaultHost {
+        /// The host the identifier names (validated, in canonical form).
+        host: String,
+        /// Where the workspace connection, which serves identifiers, points.
+        served_by: Location,
+    },
 
     /// A configuration value is missing or wrong.
     #[error("invalid configuration for {field}: {reason}")]
@@ -77,11 +100,11 @@ pub enum Error {
     )]
     NotFound {
         /// The secret name that was looked up.
-        name: String,
+        name: SecretName,
         /// The pinned version that was looked up, if any.
-        version: Option<String>,
-        /// Where it was looked up (vault URL, file path, `memory`).
-        location: String,
+        version: Option<SecretVersion>,
+        /// Where it was looked up.
+        location: Location,
     },
 
     /// The secret exists but is disabled, so its value may not be read.
@@ -91,33 +114,43 @@ pub enum Error {
     )]
     Disabled {
         /// The secret name.
-        name: String,
+        name: SecretName,
         /// The pinned version, if any.
-        version: Option<String>,
+        version: Option<SecretVersion>,
         /// Where it was looked up.
-        location: String,
+        location: Location,
     },
 
     /// The secret's expiry date has passed.
     #[error(
-        "secret `{reference}` expired at {}; rotate it (set a new value or expiry), or allow expired secrets in the validity settings",
+        "secret `{name}`{} in {location} expired at {}; rotate it (set a new value or expiry), or allow expired secrets in the validity settings",
+        version_suffix(.version),
         rfc3339(.expired_at)
     )]
     Expired {
-        /// The reference that was resolved.
-        reference: SecretRef,
+        /// The secret name.
+        name: SecretName,
+        /// The version that was read, if known.
+        version: Option<SecretVersion>,
+        /// Where it was read.
+        location: Location,
         /// When the secret expired.
         expired_at: OffsetDateTime,
     },
 
     /// The secret's not-before date has not come yet.
     #[error(
-        "secret `{reference}` is not valid before {}; wait until then, or allow not-yet-valid secrets in the validity settings",
+        "secret `{name}`{} in {location} is not valid before {}; wait until then, or allow not-yet-valid secrets in the validity settings",
+        version_suffix(.version),
         rfc3339(.not_before)
     )]
     NotYetValid {
-        /// The reference that was resolved.
-        reference: SecretRef,
+        /// The secret name.
+        name: SecretName,
+        /// The version that was read, if known.
+        version: Option<SecretVersion>,
+        /// Where it was read.
+        location: Location,
         /// When the secret becomes valid.
         not_before: OffsetDateTime,
     },
@@ -126,7 +159,7 @@ pub enum Error {
     #[error("permission denied by {location}: {missing}; {detail}")]
     PermissionDenied {
         /// Where access was denied.
-        location: String,
+        location: Location,
         /// Which grant is missing.
         missing: MissingGrant,
         /// What the service said, without any credential.
@@ -137,8 +170,9 @@ pub enum Error {
     #[error("authentication to {location} failed{}: {detail}", code_suffix(.code))]
     Unauthenticated {
         /// The service being authenticated to.
-        location: String,
-        /// The identity provider's error code, such as `AADSTS7000215`.
+        location: Location,
+        /// The service's error code, such as Entra ID's `AADSTS7000215` or Key Vault's
+        /// `AKV10032`.
         code: Option<String>,
         /// What went wrong and what to fix.
         detail: String,
@@ -148,7 +182,7 @@ pub enum Error {
     #[error("{location} is throttling requests{}; cache secrets and back off before retrying", retry_suffix(.retry_after))]
     Throttled {
         /// The throttling service.
-        location: String,
+        location: Location,
         /// How long the service asked the caller to wait, if it said.
         retry_after: Option<Duration>,
     },
@@ -157,9 +191,26 @@ pub enum Error {
     #[error("{location} is unavailable: {reason}")]
     Unavailable {
         /// The unreachable service or file.
-        location: String,
+        location: Location,
         /// What failed and what to check.
         reason: String,
+        /// The underlying cause, kept for the error chain.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+
+    /// The service refused a request for a reason none of the other variants names (a 4xx such
+    /// as `BadParameter` or `Conflict`).
+    #[error("{location} refused the request with {status}{}: {detail}", code_suffix(.code))]
+    Rejected {
+        /// The service that refused it.
+        location: Location,
+        /// The HTTP status.
+        status: u16,
+        /// The service's error code, if it gave one.
+        code: Option<String>,
+        /// What it said and what to check.
+        detail: String,
         /// The underlying cause, kept for the error chain.
         #[source]
         source: Option<ErrorSource>,
@@ -178,10 +229,10 @@ pub enum Error {
     },
 
     /// No connection is configured for the scope the reference needs.
-    #[error("no secrets-manager connection is configured for {scope}; add a connection for it")]
+    #[error("no secrets-manager connection is configured for {}; add a connection for it", scope_name(.scope))]
     NotConfigured {
-        /// The scope that lacks a connection (`the workspace` or `project <id>`).
-        scope: String,
+        /// The scope that lacks a connection.
+        scope: RefScope,
     },
 
     /// A scope switch was applied without an acknowledgement made from its plan.
@@ -209,6 +260,101 @@ pub enum Error {
         /// How many references the switch would break that the plan does not list.
         unreviewed_references: usize,
     },
+}
+
+/// What kind of failure an [`Error`] is, for matching, logging and metrics.
+///
+/// [`as_str`](Self::as_str) gives a stable `snake_case` name for labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::InvalidReference`].
+    InvalidReference,
+    /// [`Error::UnconfiguredVaultHost`].
+    UnconfiguredVaultHost,
+    /// [`Error::InvalidConfig`].
+    InvalidConfig,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::Disabled`].
+    Disabled,
+    /// [`Error::Expired`].
+    Expired,
+    /// [`Error::NotYetValid`].
+    NotYetValid,
+    /// [`Error::PermissionDenied`].
+    PermissionDenied,
+    /// [`Error::Unauthenticated`].
+    Unauthenticated,
+    /// [`Error::Throttled`].
+    Throttled,
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Rejected`].
+    Rejected,
+    /// [`Error::ScopeInvalidated`].
+    ScopeInvalidated,
+    /// [`Error::NotConfigured`].
+    NotConfigured,
+    /// [`Error::AcknowledgementRequired`].
+    AcknowledgementRequired,
+    /// [`Error::StalePlan`].
+    StalePlan,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 16] = [
+        Self::InvalidReference,
+        Self::UnconfiguredVaultHost,
+        Self::InvalidConfig,
+        Self::NotFound,
+        Self::Disabled,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::PermissionDenied,
+        Self::Unauthenticated,
+        Self::Throttled,
+        Self::Unavailable,
+        Self::Rejected,
+        Self::ScopeInvalidated,
+        Self::NotConfigured,
+        Self::AcknowledgementRequired,
+        Self::StalePlan,
+    ];
+
+    /// The kind's stable `snake_case` name, such as `not_found`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidReference => "invalid_reference",
+            Self::UnconfiguredVaultHost => "unconfigured_vault_host",
+            Self::InvalidConfig => "invalid_config",
+            Self::NotFound => "not_found",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::PermissionDenied => "permission_denied",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Throttled => "throttled",
+            Self::Unavailable => "unavailable",
+            Self::Rejected => "rejected",
+            Self::ScopeInvalidated => "scope_invalidated",
+            Self::NotConfigured => "not_configured",
+            Self::AcknowledgementRequired => "acknowledgement_required",
+            Self::StalePlan => "stale_plan",
+        }
+    }
+
+    /// Whether retrying later may succeed: throttling and unavailability.
+    pub fn is_temporary(self) -> bool {
+        matches!(self, Self::Throttled | Self::Unavailable)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The grant a caller lacks when access is denied.
@@ -243,11 +389,33 @@ impl fmt::Display for MissingGrant {
 }
 
 impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidReference(_) => ErrorKind::InvalidReference,
+            Self::UnconfiguredVaultHost { .. } => ErrorKind::UnconfiguredVaultHost,
+            Self::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Disabled { .. } => ErrorKind::Disabled,
+            Self::Expired { .. } => ErrorKind::Expired,
+            Self::NotYetValid { .. } => ErrorKind::NotYetValid,
+            Self::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Self::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            Self::Throttled { .. } => ErrorKind::Throttled,
+            Self::Unavailable { .. } => ErrorKind::Unavailable,
+            Self::Rejected { .. } => ErrorKind::Rejected,
+            Self::ScopeInvalidated { .. } => ErrorKind::ScopeInvalidated,
+            Self::NotConfigured { .. } => ErrorKind::NotConfigured,
+            Self::AcknowledgementRequired { .. } => ErrorKind::AcknowledgementRequired,
+            Self::StalePlan { .. } => ErrorKind::StalePlan,
+        }
+    }
+
     /// Whether retrying later may succeed (throttling, network or service failures).
     ///
     /// A cache may serve a stale value on a temporary error, never on a permanent one.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+        self.kind().is_temporary()
     }
 
     pub(crate) fn invalid_config(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -256,6 +424,14 @@ impl Error {
             reason: reason.into(),
             source: None,
         }
+    }
+}
+
+/// The scope a message talks about: `the workspace` or ``project `billing` ``.
+fn scope_name(scope: &RefScope) -> String {
+    match scope {
+        RefScope::Workspace => "the workspace".to_owned(),
+        RefScope::Project(p) => format!("project `{p}`"),
     }
 }
 
@@ -272,9 +448,9 @@ fn stale_plan_message(plan: u64, current: u64, unreviewed: usize) -> String {
     }
 }
 
-fn version_suffix(version: &Option<String>) -> String {
+fn version_suffix(version: &Option<SecretVersion>) -> String {
     version
-        .as_deref()
+        .as_ref()
         .map(|v| format!(" version `{v}`"))
         .unwrap_or_default()
 }
@@ -311,21 +487,57 @@ mod tests {
     #[test]
     fn temporary_errors_are_throttling_and_unavailability() {
         let throttled = Error::Throttled {
-            location: "v".into(),
+            location: Location::memory(),
             retry_after: Some(Duration::from_secs(2)),
         };
         assert!(throttled.is_temporary());
+        assert_eq!(throttled.kind(), ErrorKind::Throttled);
         assert!(throttled.to_string().contains("retry after 2 s"));
         let missing = Error::NotFound {
-            name: "db".into(),
+            name: SecretName::new("db").unwrap(),
             version: None,
-            location: "memory".into(),
+            location: Location::memory(),
         };
         assert!(!missing.is_temporary());
         assert_eq!(
             missing.to_string(),
             "secret `db` was not found in memory; check the name and version, or create the secret there"
         );
+        let temporary: Vec<_> = ErrorKind::ALL.iter().filter(|k| k.is_temporary()).collect();
+        assert_eq!(temporary, [&ErrorKind::Throttled, &ErrorKind::Unavailable]);
+    }
+
+    #[test]
+    fn kind_names_are_distinct_snake_case() {
+        let names: std::collections::HashSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+    }
+
+    #[test]
+    fn not_configured_names_its_scope() {
+        let workspace = Error::NotConfigured {
+            scope: RefScope::Workspace,
+        };
+        assert!(workspace.to_string().contains("for the workspace;"));
+        let project = Error::NotConfigured {
+            scope: RefScope::Project(crate::ProjectId::new("billing").unwrap()),
+        };
+        assert!(project.to_string().contains("for project `billing`;"));
+    }
+
+    #[test]
+    fn source_debug_is_one_short_line() {
+        let long = format!("first line {}\nsecond line", "x".repeat(500));
+        let source = ErrorSource::new(std::io::Error::other(long));
+        let debug = format!("{source:?}");
+        assert!(debug.len() < 260, "{debug}");
+        assert!(!debug.contains("second line"), "{debug}");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use secretscope::memory::MemoryBackend;
-//! use secretscope::{Connection, Error, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+//! use secretscope::prelude::*;
+//! use secretscope::{Connection, Error, ScopeMode, ScopePolicy, WorkspaceManager};
 //!
 //! let billing = MemoryBackend::new();
 //! billing.set("db-password", "billing-secret")?;
@@ -31,9 +32,31 @@
 //! # }).unwrap();
 //! ```
 //!
-//! [`SecretsManager::resolve_with_metadata`] also returns the [`SecretMetadata`]: name, version,
-//! scope, content type, enabled flag, dates, the connection, and whether the value came from the
-//! backend or the cache.
+//! `resolve` and friends come from [`SecretsManagerExt`], built on the one method a manager
+//! implements, [`SecretsManager::resolve_ref`]; `use secretscope::prelude::*` brings both in.
+//! [`SecretsManagerExt::resolve_with_metadata`] also returns where the value came from: name,
+//! version, content type, enabled flag and dates ([`SecretProperties`]), the connection, and
+//! whether it came from the backend, the cache, or the cache past its time to live, and how
+//! old it is.
+//!
+//! # How a resolve flows
+//!
+//! One way, through layers:
+//!
+//! ```text
+//! resolve(&str) -> parse (or find the text parsed already)
+//!   -> ScopePolicy routes it (the scope check, the connection, a Key Vault identifier's host)
+//!   -> the connection's stack: validity dates -> cache -> backend
+//!   -> the scope is confirmed unchanged -> ResolvedSecret
+//! ```
+//!
+//! Each layer is a backend wrapping a backend, in a module of its own ([`validity`], [`cache`]),
+//! and passes the same behaviour suite as the backends. A cache hit is answered without
+//! awaiting, allocating or locking (its future is ready on the first poll); the cache has a
+//! time to live, a bound, single flight, refresh ahead, negative caching and opt-in
+//! stale-if-error ([`CacheOptions`]), and [`WorkspaceManager::invalidate`],
+//! [`invalidate_connection`](WorkspaceManager::invalidate_connection) and
+//! [`clear`](WorkspaceManager::clear) control it.
 //!
 //! # Switching the scope
 //!
@@ -43,7 +66,8 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use secretscope::memory::MemoryBackend;
-//! use secretscope::{Connection, Error, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+//! use secretscope::prelude::*;
+//! use secretscope::{Connection, Error, ScopeMode, ScopePolicy, WorkspaceManager};
 //!
 //! let workspace = MemoryBackend::new();
 //! workspace.set("db-password", "workspace-secret")?;
@@ -76,11 +100,12 @@
 //!
 //! # Backends
 //!
-//! | backend | module | for |
-//! |---|---|---|
-//! | local secrets file (TOML or JSON) | [`file`](mod@file) | development without a cloud account |
-//! | memory | [`memory`] | tests and examples |
-//! | your own | implement [`SecretBackend`] | anything else |
+//! | backend | module | cargo feature | for |
+//! |---|---|---|---|
+//! | Azure Key Vault | `azure` | `azure` (default) | production: the official Azure SDK crates |
+//! | local secrets file (TOML or JSON) | [`file`](mod@file) | none | development without a cloud account |
+//! | memory | [`memory`] | none | tests and examples |
+//! | your own | implement [`SecretBackend`] | none | anything else |
 //!
 //! Every backend passes the same behaviour suite, the `conformance` module (cargo feature
 //! `conformance`), which your own backend's tests can run too.
@@ -95,13 +120,16 @@
 //! # Errors
 //!
 //! One [`Error`] enum, by meaning: each variant's message says what is wrong and what to do.
+//! [`Error::kind`] gives a small `Copy` [`ErrorKind`] for matching, logging and metrics, and
 //! [`Error::is_temporary`] tells whether a retry may help.
 //!
 //! # Cargo features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `azure` | yes | the `azure` module: the Azure Key Vault backend, on `azure_core`, `azure_identity` and `azure_security_keyvault_secrets` |
 //! | `conformance` | no | the `conformance` module: the behaviour suite for testing your own backend |
+//! | `testing` | no | the `testing` module: a local HTTPS stand-in of Key Vault and Entra ID (implies `azure`) |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -110,30 +138,52 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
 pub mod azure;
 mod backend;
-mod cache;
+pub mod cache;
+mod clock;
 #[cfg(any(test, feature = "conformance"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+mod connection;
 mod error;
 pub mod file;
+mod future;
+mod location;
 mod manager;
 pub mod memory;
+mod no_echo;
 pub mod reference;
 pub mod scope;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+pub mod validity;
 mod value;
 
-pub use backend::{Connection, ConnectionReport, SecretBackend};
+pub use backend::{Fetch, Fetched, SecretBackend};
 pub use cache::CacheOptions;
-pub use error::{Error, ErrorSource, MissingGrant, Result};
-pub use manager::{SecretsManager, ValidityOptions, WorkspaceManager, WorkspaceManagerBuilder};
+pub use connection::{Connection, ConnectionReport};
+pub use error::{Error, ErrorKind, ErrorSource, MissingGrant, Result};
+pub use future::MaybeReady;
+pub use location::Location;
+pub use manager::{
+    Resolving, SecretsManager, SecretsManagerExt, WorkspaceManager, WorkspaceManagerBuilder,
+};
 pub use reference::{
-    ProjectId, RefScope, ReferenceError, ReferenceErrorKind, SecretName, SecretRef, SecretVersion,
+    ConnectionName, ProjectId, RefScope, ReferenceError, ReferenceErrorKind, SecretName, SecretRef,
+    SecretVersion,
 };
 pub use scope::{
     Acknowledgement, PolicyState, Presence, ReferenceImpact, Replacement, ScopeMode, ScopePolicy,
     ScopePolicyBuilder, SwitchPlan,
 };
+pub use validity::ValidityOptions;
 pub use value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source};
+
+/// The traits a caller needs in scope: `use secretscope::prelude::*;`.
+pub mod prelude {
+    pub use crate::backend::SecretBackend;
+    pub use crate::manager::{SecretsManager, SecretsManagerExt};
+}
 
 /// The README's examples compile and run as doc tests.
 #[cfg(doctest)]

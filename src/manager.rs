@@ -1,27 +1,35 @@
-//! The [`SecretsManager`] trait services call, and the [`WorkspaceManager`] that implements it.
+//! The [`SecretsManager`] trait services call, its [`SecretsManagerExt`] conveniences, and the
+//! [`WorkspaceManager`] that implements it.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
-use time::OffsetDateTime;
-
-use crate::backend::{Connection, ConnectionReport};
-use crate::cache::{Cache, CacheKey, CacheOptions};
+use crate::backend::{Fetched, SecretBackend};
+use crate::cache::CacheOptions;
+use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
-use crate::reference::{ReferenceError, SecretRef, normalise_authority};
-use crate::scope::{Acknowledgement, PolicyState, ScopeMode, ScopePolicy, SwitchPlan};
-use crate::value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source};
+use crate::future::MaybeReady;
+use crate::reference::SecretRef;
+use crate::scope::{Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
+use crate::validity::ValidityOptions;
+use crate::value::{ResolvedSecret, SecretValue};
+
+/// What [`SecretsManager::resolve_ref`] returns: a [`MaybeReady`] future of the resolved
+/// secret, ready at once on a cache hit.
+pub type Resolving<'a> = MaybeReady<'a, Result<ResolvedSecret<'a>>>;
 
 /// Resolves secret references to secret values.
 ///
-/// Object-safe: hold it as `Arc<dyn SecretsManager>`.
+/// One required method, [`resolve_ref`](Self::resolve_ref); [`SecretsManagerExt`] (in the
+/// [`prelude`](crate::prelude)) adds `resolve(&str)` and the rest on top of it for every
+/// manager, so a wrapper cannot make them drift apart. Object-safe: hold it as
+/// `Arc<dyn SecretsManager>`.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use secretscope::{Connection, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+/// use secretscope::prelude::*;
+/// use secretscope::{Connection, ScopeMode, ScopePolicy, WorkspaceManager};
 /// use secretscope::memory::MemoryBackend;
 ///
 /// let vault = MemoryBackend::new();
@@ -36,128 +44,127 @@ use crate::value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, Sec
 /// # Ok::<(), secretscope::Error>(())
 /// # }).unwrap();
 /// ```
-#[async_trait]
 pub trait SecretsManager: Send + Sync + fmt::Debug + 'static {
-    /// Resolves `reference` to its secret value.
-    async fn resolve(&self, reference: &str) -> Result<SecretValue>;
+    /// Resolves a parsed reference to its value and metadata.
+    fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a>;
 
-    /// Resolves `reference` to its value and metadata: name, version, scope, content type,
-    /// enabled flag, dates, and whether it came from the backend or the cache.
-    async fn resolve_with_metadata(&self, reference: &str) -> Result<ResolvedSecret>;
-}
-
-#[async_trait]
-impl<T: SecretsManager + ?Sized> SecretsManager for Arc<T> {
-    async fn resolve(&self, reference: &str) -> Result<SecretValue> {
-        (**self).resolve(reference).await
-    }
-
-    async fn resolve_with_metadata(&self, reference: &str) -> Result<ResolvedSecret> {
-        (**self).resolve_with_metadata(reference).await
-    }
-}
-
-/// Whether secrets outside their validity dates are served.
-///
-/// Key Vault returns expired and not-yet-valid secrets like any other: honouring the dates is
-/// the client's job. By default both are refused with a typed error giving the date.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ValidityOptions {
-    allow_expired: bool,
-    allow_not_yet_valid: bool,
-}
-
-impl ValidityOptions {
-    /// Refuse expired and not-yet-valid secrets.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Serve secrets past their expiry date (`true`) or refuse them (`false`, the default).
-    pub fn with_allow_expired(mut self, allow: bool) -> Self {
-        self.allow_expired = allow;
-        self
-    }
-
-    /// Serve secrets before their not-before date (`true`) or refuse them (the default).
-    pub fn with_allow_not_yet_valid(mut self, allow: bool) -> Self {
-        self.allow_not_yet_valid = allow;
-        self
-    }
-
-    fn check(
-        &self,
-        reference: &SecretRef,
-        properties: &SecretProperties,
-        location: &str,
-    ) -> Result<()> {
-        if !properties.enabled {
-            return Err(Error::Disabled {
-                name: properties.name.to_string(),
-                version: properties.version.as_ref().map(ToString::to_string),
-                location: location.to_owned(),
-            });
-        }
-        let dated = (properties.expires.is_some() && !self.allow_expired)
-            || (properties.not_before.is_some() && !self.allow_not_yet_valid);
-        if !dated {
-            // Most secrets have no dates: no clock read on the hot path for them.
-            return Ok(());
-        }
-        let now = OffsetDateTime::now_utc();
-        if let Some(expired_at) = properties.expires.filter(|&at| at <= now)
-            && !self.allow_expired
-        {
-            return Err(Error::Expired {
-                reference: reference.clone(),
-                expired_at,
-            });
-        }
-        if let Some(not_before) = properties.not_before.filter(|&at| at > now)
-            && !self.allow_not_yet_valid
-        {
-            return Err(Error::NotYetValid {
-                reference: reference.clone(),
-                not_before,
-            });
-        }
+    /// Parses reference text for [`SecretsManagerExt`]'s methods, and lends the parsed
+    /// reference to `with` (called once, unless the text does not parse).
+    ///
+    /// [`SecretRef::parse`] by default. A manager that remembers the references it has seen
+    /// (as [`WorkspaceManager`] does) lends a repeated text's parsed form from memory, cloning
+    /// nothing; the outcome must be the same either way.
+    fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
+        with(&SecretRef::parse(text)?);
         Ok(())
     }
 }
 
-/// Resolves references for one workspace: routes each through the [`ScopePolicy`] to the
-/// workspace connection or the project's connection, caches values, and enforces validity
-/// dates.
+impl<T: SecretsManager + ?Sized> SecretsManager for Arc<T> {
+    fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
+        (**self).resolve_ref(reference)
+    }
+
+    fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
+        (**self).with_parsed(text, with)
+    }
+}
+
+impl<T: SecretsManager + ?Sized> SecretsManager for Box<T> {
+    fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
+        (**self).resolve_ref(reference)
+    }
+
+    fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
+        (**self).with_parsed(text, with)
+    }
+}
+
+/// What every [`SecretsManager`] can do, built on its one required method.
+pub trait SecretsManagerExt: SecretsManager {
+    /// Resolves reference text (`db-password`, `{{ project:billing/db-password }}`, a Key
+    /// Vault identifier) to its secret value.
+    fn resolve<'a>(&'a self, reference: &'a str) -> MaybeReady<'a, Result<SecretValue>> {
+        resolve_text(self, reference, |resolved| resolved.into_value())
+    }
+
+    /// Resolves reference text to its value and metadata: name, version, scope, content type,
+    /// dates, the connection, and whether it came from the backend or the cache.
+    fn resolve_with_metadata<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> MaybeReady<'a, Result<ResolvedSecret<'static>>> {
+        resolve_text(self, reference, |resolved| resolved.into_owned())
+    }
+}
+
+impl<M: SecretsManager + ?Sized> SecretsManagerExt for M {}
+
+/// Parses `text` and resolves it, handing the outcome to `finish`.
 ///
-/// The flow of one resolve: parse the reference, check it against the active scope, pick the
-/// connection, serve from the cache or fetch from the backend, check the dates, and confirm
-/// the scope did not change meanwhile. References it sees become known to
-/// [`plan_switch`](Self::plan_switch).
+/// A hit is answered at once, on the reference the manager lends, with nothing cloned or
+/// allocated. On a miss the reference has to live as long as the fetch, so the resolve starts
+/// again inside a future that owns a copy of it: the first attempt's future was never polled,
+/// so dropping it undid nothing.
+fn resolve_text<'a, M, T>(
+    manager: &'a M,
+    text: &'a str,
+    finish: fn(ResolvedSecret<'_>) -> T,
+) -> MaybeReady<'a, Result<T>>
+where
+    M: SecretsManager + ?Sized,
+    T: Send + 'a,
+{
+    let mut answer = None;
+    let parsed = manager.with_parsed(text, &mut |reference| {
+        answer = Some(match manager.resolve_ref(reference).into_ready() {
+            Ok(outcome) => Ok(outcome.map(finish)),
+            Err(_pending) => Err(reference.clone()),
+        });
+    });
+    let pending = match (parsed, answer) {
+        (Err(error), _) => return MaybeReady::ready(Err(error)),
+        (Ok(()), Some(Ok(outcome))) => return MaybeReady::ready(outcome),
+        (Ok(()), Some(Err(reference))) => reference,
+        // A manager that lent nothing: parse the text here instead.
+        (Ok(()), None) => match SecretRef::parse(text) {
+            Ok(reference) => reference,
+            Err(error) => return MaybeReady::ready(Err(error.into())),
+        },
+    };
+    MaybeReady::new(async move { manager.resolve_ref(&pending).await.map(finish) })
+}
+
+/// Resolves references for one workspace.
+///
+/// The flow of one resolve goes one way: parse the reference (or find it parsed already),
+/// route it through the [`ScopePolicy`] (the scope check, the choice of connection, the vault
+/// host of a Key Vault identifier), down the connection's stack of layers (validity dates, the
+/// cache) to its backend, and confirm the scope did not change meanwhile. The manager composes
+/// the stacks when it is built and keeps no state of its own.
+///
+/// References it sees become known to [`plan_switch`](Self::plan_switch).
 pub struct WorkspaceManager {
-    policy: Arc<ScopePolicy>,
-    cache: Cache,
-    validity: ValidityOptions,
-    /// The policy generation the cache was last pruned for.
-    pruned_for: AtomicU64,
+    policy: ScopePolicy,
 }
 
 impl WorkspaceManager {
     /// A manager with the default cache and validity options.
     pub fn new(policy: ScopePolicy) -> Self {
-        Self::builder(Arc::new(policy)).build()
+        Self::builder(policy).build()
     }
 
-    /// Starts a manager over a (possibly shared) policy.
-    pub fn builder(policy: Arc<ScopePolicy>) -> WorkspaceManagerBuilder {
+    /// Starts a manager over `policy`.
+    pub fn builder(policy: ScopePolicy) -> WorkspaceManagerBuilder {
         WorkspaceManagerBuilder {
             policy,
-            cache: CacheOptions::new(),
-            validity: ValidityOptions::new(),
+            layers: Layers::default(),
         }
     }
 
-    /// The scope policy.
-    pub fn policy(&self) -> &Arc<ScopePolicy> {
+    /// The scope policy. A switch applied or adopted through it takes full effect, cached
+    /// values included.
+    pub fn policy(&self) -> &ScopePolicy {
         &self.policy
     }
 
@@ -166,159 +173,168 @@ impl WorkspaceManager {
         self.policy.plan_switch(target).await
     }
 
-    /// Applies a planned, acknowledged switch and drops cached values of connections that no
-    /// longer serve; see [`ScopePolicy::apply`].
+    /// Applies a planned, acknowledged switch; see [`ScopePolicy::apply`].
     pub fn apply_switch(
         &self,
         plan: &SwitchPlan,
         acknowledgement: Option<&Acknowledgement>,
     ) -> Result<PolicyState> {
-        let state = self.policy.apply(plan, acknowledgement)?;
-        self.prune_cache(state.generation);
-        Ok(state)
+        self.policy.apply(plan, acknowledgement)
     }
 
-    /// Tests every connection that serves the active scope.
-    pub async fn test_connections(&self) -> Vec<ConnectionReport> {
+    /// Checks every connection that serves the active scope.
+    pub async fn check_connections(&self) -> Vec<ConnectionReport> {
         let mut reports = Vec::new();
         for connection in self.policy.active_connections() {
-            reports.push(connection.test().await);
+            reports.push(connection.check().await);
         }
         reports
     }
 
-    /// After a switch, cached values of connections that no longer serve are dead weight
-    /// holding secrets: drop them. (They could not be served anyway: the scope check comes
-    /// before the cache.)
-    fn prune_cache(&self, generation: u64) {
-        if self.pruned_for.swap(generation, Ordering::AcqRel) != generation {
-            let mode = self.policy.mode();
-            self.cache
-                .retain(|connection| self.policy.serves(mode, connection));
-        }
+    /// Drops the cached answer for `reference` (the exact version it names; the latest when it
+    /// names none), whatever the active scope; returns whether there was one.
+    pub fn invalidate(&self, reference: &str) -> Result<bool> {
+        let reference = SecretRef::parse(reference)?;
+        let dropped = self
+            .policy
+            .connection_for(reference.scope())
+            .is_some_and(|connection| {
+                connection
+                    .stack()
+                    .cache
+                    .invalidate(reference.name(), reference.version())
+            });
+        Ok(dropped)
     }
 
-    /// The whole flow of one resolve, up to the secret and where it came from; the metadata is
-    /// built only by [`SecretsManager::resolve_with_metadata`], so `resolve` stays cheap.
-    async fn resolve_parsed(&self, reference: &SecretRef) -> Result<Resolved<'_>> {
-        self.policy.observe(reference);
-        let route = self.policy.route(reference)?;
-        let backend = route.connection.backend();
-        if let Some(host) = reference.vault_host() {
-            // Compare canonical forms, whatever case or default port the backend reports.
-            let serving = backend.vault_host().and_then(normalise_authority);
-            if serving.as_deref() != Some(host) {
-                return Err(ReferenceError::unconfigured_vault_host().into());
-            }
-        }
-        if self.pruned_for.load(Ordering::Acquire) != route.generation {
-            self.prune_cache(route.generation);
-        }
-        let key = CacheKey {
-            connection: route.connection_id,
-            name: reference.name().clone(),
-            version: reference.version().cloned(),
+    /// Drops every cached answer of the connection named `name`; returns whether there is such
+    /// a connection.
+    pub fn invalidate_connection(&self, name: &str) -> bool {
+        let Some(connection) = self.policy.connection(name) else {
+            return false;
         };
-        let (secret, source) = self
-            .cache
-            .get_or_fetch(key, || backend.fetch(reference.name(), reference.version()))
-            .await?;
-        self.validity
-            .check(reference, &secret.properties, backend.location())?;
-        self.policy.confirm(reference, route.generation)?;
-        tracing::debug!(
-            reference = %reference,
-            connection = route.connection.name(),
-            ?source,
-            "secret resolved"
-        );
-        Ok(Resolved {
-            secret,
-            source,
-            connection: route.connection,
-            generation: route.generation,
-        })
+        connection.stack().cache.clear();
+        true
     }
 
-    async fn resolve_str(&self, reference: &str) -> Result<(SecretRef, Resolved<'_>)> {
-        let result = match SecretRef::parse(reference) {
-            Ok(parsed) => self.resolve_parsed(&parsed).await.map(|r| (parsed, r)),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(error) = &result {
-            tracing::debug!(%error, "secret not resolved");
+    /// Drops every cached answer of every connection.
+    pub fn clear(&self) {
+        for connection in self.policy.connections() {
+            connection.stack().cache.clear();
         }
-        result
-    }
-}
-
-/// A resolve's outcome before its metadata is built.
-struct Resolved<'a> {
-    secret: Arc<Secret>,
-    source: Source,
-    connection: &'a Connection,
-    generation: u64,
-}
-
-#[async_trait]
-impl SecretsManager for WorkspaceManager {
-    async fn resolve(&self, reference: &str) -> Result<SecretValue> {
-        let (_, resolved) = self.resolve_str(reference).await?;
-        Ok(resolved.secret.value.clone())
     }
 
-    async fn resolve_with_metadata(&self, reference: &str) -> Result<ResolvedSecret> {
-        let (reference, resolved) = self.resolve_str(reference).await?;
-        let metadata = SecretMetadata {
-            scope: reference.scope().clone(),
+    /// A fetch's outcome, once the scope is confirmed unchanged.
+    fn finish<'a>(
+        route: &Route<'a>,
+        reference: &'a SecretRef,
+        outcome: Result<Fetched>,
+    ) -> Result<ResolvedSecret<'a>> {
+        let fetched = outcome?;
+        let generation = route.confirm(reference)?;
+        Ok(ResolvedSecret::new(
+            fetched.secret,
             reference,
-            connection: resolved.connection.name().to_owned(),
-            properties: resolved.secret.properties.clone(),
-            source: resolved.source,
-            policy_generation: resolved.generation,
-        };
-        Ok(ResolvedSecret::new(resolved.secret.value.clone(), metadata))
+            route.connection.name(),
+            fetched.source,
+            fetched.age,
+            generation,
+        ))
     }
+}
+
+impl SecretsManager for WorkspaceManager {
+    fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
+        let route = match self.policy.route(reference) {
+            Ok(route) => route,
+            Err(error) => {
+                log_failure(reference, &error);
+                return MaybeReady::ready(Err(error));
+            }
+        };
+        let fetch = route
+            .connection
+            .stack()
+            .entry
+            .fetch(reference.name(), reference.version());
+        match fetch.into_ready() {
+            // The hit path: built in place, no intermediate result.
+            Ok(Ok(fetched)) => match route.confirm(reference) {
+                Ok(generation) => MaybeReady::ready(Ok(ResolvedSecret::new(
+                    fetched.secret,
+                    reference,
+                    route.connection.name(),
+                    fetched.source,
+                    fetched.age,
+                    generation,
+                ))),
+                Err(error) => {
+                    log_failure(reference, &error);
+                    MaybeReady::ready(Err(error))
+                }
+            },
+            Ok(Err(error)) => {
+                log_failure(reference, &error);
+                MaybeReady::ready(Err(error))
+            }
+            Err(pending) => MaybeReady::new(async move {
+                // A reference whose secret is fetched is known to be in use, even if it was
+                // parsed elsewhere.
+                self.policy.registry().observe(reference);
+                let outcome = Self::finish(&route, reference, pending.await);
+                if let Err(error) = &outcome {
+                    log_failure(reference, error);
+                } else {
+                    tracing::debug!(%reference, connection = %route.connection.name(), "secret fetched");
+                }
+                outcome
+            }),
+        }
+    }
+
+    fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
+        Ok(self.policy.registry().with_parsed(text, with)?)
+    }
+}
+
+fn log_failure(reference: &SecretRef, error: &Error) {
+    tracing::debug!(%reference, kind = %error.kind(), %error, "secret not resolved");
 }
 
 impl fmt::Debug for WorkspaceManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkspaceManager")
             .field("policy", &self.policy)
-            .field("validity", &self.validity)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`WorkspaceManager`].
+/// Builds a [`WorkspaceManager`]: the layers every connection's stack is made of.
 #[derive(Debug)]
 #[must_use]
 pub struct WorkspaceManagerBuilder {
-    policy: Arc<ScopePolicy>,
-    cache: CacheOptions,
-    validity: ValidityOptions,
+    policy: ScopePolicy,
+    layers: Layers,
 }
 
 impl WorkspaceManagerBuilder {
     /// How values are cached; [`CacheOptions::new`] by default.
     pub fn with_cache(mut self, cache: CacheOptions) -> Self {
-        self.cache = cache;
+        self.layers.cache = cache;
         self
     }
 
     /// Whether expired and not-yet-valid secrets are served; refused by default.
     pub fn with_validity(mut self, validity: ValidityOptions) -> Self {
-        self.validity = validity;
+        self.layers.validity = validity;
         self
     }
 
-    /// Builds the manager.
-    pub fn build(self) -> WorkspaceManager {
+    /// Composes each connection's stack and builds the manager.
+    pub fn build(mut self) -> WorkspaceManager {
+        self.policy.compose(&self.layers);
         WorkspaceManager {
-            pruned_for: AtomicU64::new(self.policy.generation()),
             policy: self.policy,
-            cache: Cache::new(self.cache),
-            validity: self.validity,
         }
     }
 }

@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use parking_lot::RwLock;
 use time::OffsetDateTime;
 
-use crate::backend::SecretBackend;
+use crate::backend::{Fetch, SecretBackend};
 use crate::error::{Error, Result};
+use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
-use crate::value::{Secret, SecretProperties, SecretValue};
+use crate::value::{Secret, SecretProperties};
 
 /// Optional attributes of a secret being stored: content type, enabled flag and dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,7 @@ impl Store {
     /// Adds `secret` as the latest version of its name.
     pub(crate) fn push(&mut self, secret: Secret) {
         self.secrets
-            .entry(secret.properties.name.clone())
+            .entry(secret.properties().name.clone())
             .or_default()
             .push(secret);
     }
@@ -95,12 +96,12 @@ impl Store {
         &self,
         name: &SecretName,
         version: Option<&SecretVersion>,
-        location: &str,
+        location: &Location,
     ) -> Result<Secret> {
         let not_found = || Error::NotFound {
-            name: name.to_string(),
-            version: version.map(ToString::to_string),
-            location: location.to_owned(),
+            name: name.clone(),
+            version: version.cloned(),
+            location: location.clone(),
         };
         let versions = self.secrets.get(name).ok_or_else(not_found)?;
         let secret = match version {
@@ -108,14 +109,15 @@ impl Store {
             Some(v) => versions
                 .iter()
                 .rev()
-                .find(|s| s.properties.version.as_ref() == Some(v)),
+                .find(|s| s.properties().version.as_ref() == Some(v)),
         }
         .ok_or_else(not_found)?;
-        if !secret.properties.enabled {
+        let properties = secret.properties();
+        if !properties.enabled {
             return Err(Error::Disabled {
-                name: secret.properties.name.to_string(),
-                version: secret.properties.version.as_ref().map(ToString::to_string),
-                location: location.to_owned(),
+                name: properties.name.clone(),
+                version: properties.version.clone(),
+                location: location.clone(),
             });
         }
         Ok(secret.clone())
@@ -130,14 +132,15 @@ impl Store {
 ///
 /// let backend = MemoryBackend::new();
 /// backend.set("db-password", "hunter2")?;
-/// let secret = backend.fetch(&SecretName::new("DB-PASSWORD")?, None).await?;
-/// assert_eq!(secret.value.expose_secret(), "hunter2");
+/// let fetched = backend.fetch(&SecretName::new("DB-PASSWORD")?, None).await?;
+/// assert_eq!(fetched.secret.expose_secret(), "hunter2");
 /// # Ok::<(), secretscope::Error>(())
 /// # }).unwrap();
 /// ```
 pub struct MemoryBackend {
     store: RwLock<Store>,
     next_version: AtomicU64,
+    location: Location,
 }
 
 impl MemoryBackend {
@@ -146,6 +149,7 @@ impl MemoryBackend {
         Self {
             store: RwLock::new(Store::default()),
             next_version: AtomicU64::new(1),
+            location: Location::memory(),
         }
     }
 
@@ -174,22 +178,14 @@ impl MemoryBackend {
         properties.expires = attributes.expires;
         properties.created = Some(now);
         properties.updated = Some(now);
-        let secret = Secret::new(SecretValue::new(value.into()), properties);
-        self.write().push(secret);
+        let secret = Secret::new(value.into(), properties);
+        self.store.write().push(secret);
         Ok(version)
     }
 
     /// Deletes every version of `name`; returns whether it existed.
     pub fn remove(&self, name: &str) -> bool {
-        SecretName::new(name).is_ok_and(|name| self.write().remove(&name))
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        // A panic while holding the lock cannot leave a half-written map: pushes and removes
-        // are single operations. Keep serving rather than poisoning every later call.
-        self.store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        SecretName::new(name).is_ok_and(|name| self.store.write().remove(&name))
     }
 }
 
@@ -207,30 +203,25 @@ impl Default for MemoryBackend {
 
 impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secrets = self.store.read().map(|s| s.len()).unwrap_or_default();
         f.debug_struct("MemoryBackend")
-            .field("secrets", &secrets)
+            .field("secrets", &self.store.read().len())
             .finish()
     }
 }
 
 #[async_trait]
 impl SecretBackend for MemoryBackend {
-    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Secret> {
-        let store = self.store.read().unwrap_or_else(|p| p.into_inner());
-        store.fetch(name, version, "memory")
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        let outcome = self.store.read().fetch(name, version, &self.location);
+        Fetch::ready(outcome.map(Into::into))
     }
 
     async fn check(&self) -> Result<()> {
         Ok(())
     }
 
-    fn location(&self) -> &str {
-        "memory"
-    }
-
-    fn vault_host(&self) -> Option<&str> {
-        None
+    fn location(&self) -> &Location {
+        &self.location
     }
 }
 

@@ -2,13 +2,26 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::reference::ConnectionName;
 use crate::reference::{RefScope, SecretName, SecretRef, SecretVersion};
+
+/// The one allocation behind a [`Secret`] and the [`SecretValue`]s taken from it: the value and,
+/// for a secret a backend returned, its properties.
+///
+/// One allocation, one reference count: a cache hit clones a single `Arc`, so readers on
+/// different cores share no other counter.
+struct Shared {
+    value: SecretString,
+    /// `None` only for a value made with [`SecretValue::new`].
+    properties: Option<SecretProperties>,
+}
 
 /// A secret value.
 ///
@@ -43,17 +56,20 @@ use crate::reference::{RefScope, SecretName, SecretRef, SecretVersion};
 /// serde_json::to_string(&"not a secret").unwrap();
 /// ```
 #[derive(Clone)]
-pub struct SecretValue(Arc<SecretString>);
+pub struct SecretValue(Arc<Shared>);
 
 impl SecretValue {
     /// Takes ownership of `value` without leaving an unzeroized copy behind.
     pub fn new(value: String) -> Self {
-        Self(Arc::new(secret_string(value)))
+        Self(Arc::new(Shared {
+            value: secret_string(value),
+            properties: None,
+        }))
     }
 
     /// The secret itself. Keep the borrow short and do not log it.
     pub fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
+        self.0.value.expose_secret()
     }
 
     /// The length of the value in bytes.
@@ -64,6 +80,18 @@ impl SecretValue {
     /// Whether the value is empty (Key Vault allows empty values).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl From<String> for SecretValue {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue([REDACTED])")
     }
 }
 
@@ -82,21 +110,63 @@ pub(crate) fn secret_string(mut value: String) -> SecretString {
     SecretString::from(boxed)
 }
 
-impl From<String> for SecretValue {
-    fn from(value: String) -> Self {
-        Self::new(value)
+/// One version of a secret as a backend returns it: the value and its properties.
+///
+/// Cloning is cheap: clones share the value's zeroize-on-drop buffer and the properties.
+/// `Debug` shows the properties and never the value.
+///
+/// ```
+/// use secretscope::{Secret, SecretName, SecretProperties};
+///
+/// let secret = Secret::new("hunter2".to_owned(), SecretProperties::new(SecretName::new("db")?));
+/// assert_eq!(secret.expose_secret(), "hunter2");
+/// assert_eq!(secret.properties().name.as_str(), "db");
+/// assert!(!format!("{secret:?}").contains("hunter2"));
+/// # Ok::<(), secretscope::ReferenceError>(())
+/// ```
+#[derive(Clone)]
+pub struct Secret(Arc<Shared>);
+
+impl Secret {
+    /// Pairs a value with its properties, taking ownership of the value without leaving an
+    /// unzeroized copy behind.
+    pub fn new(value: String, properties: SecretProperties) -> Self {
+        Self(Arc::new(Shared {
+            value: secret_string(value),
+            properties: Some(properties),
+        }))
+    }
+
+    /// The value. Keep the borrow short and do not log it.
+    pub fn expose_secret(&self) -> &str {
+        self.0.value.expose_secret()
+    }
+
+    /// Everything but the value.
+    pub fn properties(&self) -> &SecretProperties {
+        self.0
+            .properties
+            .as_ref()
+            .expect("a Secret is always made with its properties")
+    }
+
+    /// The value, as a handle sharing this secret's buffer.
+    pub fn value(&self) -> SecretValue {
+        SecretValue(Arc::clone(&self.0))
+    }
+
+    /// The value, without touching the reference count.
+    pub fn into_value(self) -> SecretValue {
+        SecretValue(self.0)
     }
 }
 
-impl From<SecretString> for SecretValue {
-    fn from(value: SecretString) -> Self {
-        Self(Arc::new(value))
-    }
-}
-
-impl fmt::Debug for SecretValue {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretValue([REDACTED])")
+        f.debug_struct("Secret")
+            .field("value", &format_args!("[REDACTED]"))
+            .field("properties", self.properties())
+            .finish()
     }
 }
 
@@ -143,23 +213,6 @@ impl SecretProperties {
     }
 }
 
-/// One version of a secret as a backend returns it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Secret {
-    /// The value.
-    pub value: SecretValue,
-    /// Everything else.
-    pub properties: SecretProperties,
-}
-
-impl Secret {
-    /// Pairs a value with its properties.
-    pub fn new(value: SecretValue, properties: SecretProperties) -> Self {
-        Self { value, properties }
-    }
-}
-
 /// Where a resolved value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -174,7 +227,18 @@ pub enum Source {
     StaleCache,
 }
 
-impl std::fmt::Display for Source {
+impl Source {
+    /// The name used in logs and metrics: `backend`, `cache`, `stale-cache`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backend => "backend",
+            Self::Cache => "cache",
+            Self::StaleCache => "stale-cache",
+        }
+    }
+}
+
+impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Backend => "backend",
@@ -184,31 +248,110 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// A resolved secret: the value and everything known about it.
+/// A resolved secret: the value, and everything known about where it came from.
+///
+/// What [`SecretsManager::resolve_ref`](crate::SecretsManager::resolve_ref) returns. It borrows
+/// the reference and the connection name from the resolve that made it, so that a cache hit
+/// copies nothing but one reference count; [`into_owned`](Self::into_owned) detaches it.
 #[derive(Debug, Clone)]
-pub struct ResolvedSecret {
-    value: SecretValue,
-    metadata: SecretMetadata,
+pub struct ResolvedSecret<'a> {
+    secret: Secret,
+    reference: std::borrow::Cow<'a, SecretRef>,
+    connection: std::borrow::Cow<'a, ConnectionName>,
+    source: Source,
+    age: Duration,
+    policy_generation: u64,
 }
 
-impl ResolvedSecret {
-    pub(crate) fn new(value: SecretValue, metadata: SecretMetadata) -> Self {
-        Self { value, metadata }
+impl<'a> ResolvedSecret<'a> {
+    /// A resolved secret, for [`SecretsManager`](crate::SecretsManager) implementations.
+    pub fn new(
+        secret: Secret,
+        reference: &'a SecretRef,
+        connection: &'a ConnectionName,
+        source: Source,
+        age: Duration,
+        policy_generation: u64,
+    ) -> Self {
+        Self {
+            secret,
+            reference: std::borrow::Cow::Borrowed(reference),
+            connection: std::borrow::Cow::Borrowed(connection),
+            source,
+            age,
+            policy_generation,
+        }
     }
 
     /// The value.
-    pub fn value(&self) -> &SecretValue {
-        &self.value
+    pub fn value(&self) -> SecretValue {
+        self.secret.value()
     }
 
-    /// Everything but the value.
-    pub fn metadata(&self) -> &SecretMetadata {
-        &self.metadata
+    /// The value, without touching the reference count.
+    pub fn into_value(self) -> SecretValue {
+        self.secret.into_value()
     }
 
-    /// Splits into the value and the metadata.
-    pub fn into_parts(self) -> (SecretValue, SecretMetadata) {
-        (self.value, self.metadata)
+    /// The value and its properties.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The backend's properties of the secret: name, version, content type, dates.
+    pub fn properties(&self) -> &SecretProperties {
+        self.secret.properties()
+    }
+
+    /// The reference that was resolved, in canonical form.
+    pub fn reference(&self) -> &SecretRef {
+        &self.reference
+    }
+
+    /// The connection that served it.
+    pub fn connection(&self) -> &ConnectionName {
+        &self.connection
+    }
+
+    /// Whether the value came from the backend, the cache, or the cache past its time to live.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// How long ago the value was fetched from the backend: zero when [`source`](Self::source)
+    /// is [`Source::Backend`].
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+
+    /// The scope-policy generation the reference was resolved under.
+    pub fn policy_generation(&self) -> u64 {
+        self.policy_generation
+    }
+
+    /// Everything but the value, to log or serialise.
+    pub fn metadata(&self) -> SecretMetadata {
+        SecretMetadata {
+            reference: self.reference().clone(),
+            scope: self.reference.scope().clone(),
+            connection: self.connection().clone(),
+            properties: self.properties().clone(),
+            source: self.source,
+            age: self.age,
+            policy_generation: self.policy_generation,
+        }
+    }
+
+    /// Detaches it from the resolve that made it.
+    pub fn into_owned(self) -> ResolvedSecret<'static> {
+        ResolvedSecret {
+            secret: self.secret,
+            reference: std::borrow::Cow::Owned(self.reference.into_owned()),
+            connection: std::borrow::Cow::Owned(self.connection.into_owned()),
+            source: self.source,
+            age: self.age,
+            policy_generation: self.policy_generation,
+        }
     }
 }
 
@@ -222,12 +365,15 @@ pub struct SecretMetadata {
     #[serde(serialize_with = "serialize_scope")]
     pub scope: RefScope,
     /// The name of the connection that served it.
-    pub connection: String,
+    pub connection: ConnectionName,
     /// The backend's properties of the secret.
     #[serde(flatten)]
     pub properties: SecretProperties,
     /// Whether the value came from the backend or the cache.
     pub source: Source,
+    /// How long ago the value was fetched from the backend.
+    #[serde(serialize_with = "serialize_millis", rename = "age_ms")]
+    pub age: Duration,
     /// The scope-policy generation the reference was resolved under.
     pub policy_generation: u64,
 }
@@ -237,6 +383,10 @@ fn serialize_scope<S: serde::Serializer>(scope: &RefScope, s: S) -> Result<S::Ok
         RefScope::Workspace => s.serialize_str("workspace"),
         RefScope::Project(p) => s.collect_str(&format_args!("project:{p}")),
     }
+}
+
+fn serialize_millis<S: serde::Serializer>(age: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(age.as_millis())
 }
 
 #[cfg(test)]
@@ -256,9 +406,14 @@ mod tests {
     }
 
     #[test]
-    fn clones_share_the_buffer() {
-        let a = SecretValue::new("v".to_owned());
-        let b = a.clone();
+    fn values_taken_from_a_secret_share_its_buffer() {
+        let secret = Secret::new(
+            "v".to_owned(),
+            SecretProperties::new(SecretName::new("s").unwrap()),
+        );
+        let a = secret.value();
+        let b = secret.clone().into_value();
         assert!(std::ptr::eq(a.expose_secret(), b.expose_secret()));
+        assert!(std::ptr::eq(a.expose_secret(), secret.expose_secret()));
     }
 }

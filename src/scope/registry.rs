@@ -1,0 +1,100 @@
+//! The references a policy knows to be in use, and the reference texts it has parsed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use compact_str::CompactString;
+use foldhash::fast::RandomState;
+
+use super::ScopeMode;
+use crate::reference::{ReferenceError, SecretRef};
+
+/// What switch plans report, and a memo of parsing.
+///
+/// Both maps are read without locks, so the resolve of a reference text seen before costs one
+/// lookup (no parse, no allocation) and records nothing: the text was recorded when it was
+/// first parsed.
+pub(crate) struct Registry {
+    limit: usize,
+    /// Reference text, as a service wrote it, to its parsed form. Texts of up to 24 bytes are
+    /// held in the map's entry itself, so a lookup reads no other memory to compare them.
+    parsed: papaya::HashMap<CompactString, SecretRef, RandomState>,
+    /// Every reference known to be in use, in canonical form.
+    known: papaya::HashMap<SecretRef, (), RandomState>,
+    /// More references were seen than `limit`.
+    truncated: AtomicBool,
+}
+
+impl Registry {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            parsed: papaya::HashMap::builder()
+                .hasher(RandomState::default())
+                .build(),
+            known: papaya::HashMap::builder()
+                .hasher(RandomState::default())
+                .build(),
+            truncated: AtomicBool::new(false),
+        }
+    }
+
+    /// Parses `text`, or finds it parsed already; records the reference as known.
+    pub(crate) fn parse(&self, text: &str) -> Result<SecretRef, ReferenceError> {
+        self.with_parsed(text, SecretRef::clone)
+    }
+
+    /// Lends the parsed form of `text` to `with`, from the memo when the text was parsed
+    /// before (nothing cloned, nothing written); records the reference as known.
+    #[inline]
+    pub(crate) fn with_parsed<R>(
+        &self,
+        text: &str,
+        with: impl FnOnce(&SecretRef) -> R,
+    ) -> Result<R, ReferenceError> {
+        if let Some(reference) = self.parsed.pin().get(text) {
+            return Ok(with(reference));
+        }
+        let reference = SecretRef::parse(text)?;
+        if self.observe(&reference) && self.parsed.len() < self.limit {
+            self.parsed
+                .pin()
+                .insert(CompactString::new(text), reference.clone());
+        }
+        Ok(with(&reference))
+    }
+
+    /// Records `reference` as known; returns whether it is (false once the limit is reached).
+    pub(crate) fn observe(&self, reference: &SecretRef) -> bool {
+        let known = self.known.pin();
+        if known.contains_key(reference) {
+            return true;
+        }
+        if known.len() >= self.limit {
+            self.truncated.store(true, Ordering::Relaxed);
+            return false;
+        }
+        known.insert(reference.clone(), ());
+        true
+    }
+
+    /// Every known reference, in canonical order.
+    pub(crate) fn known(&self) -> Vec<SecretRef> {
+        let mut refs: Vec<SecretRef> = self.known.pin().keys().cloned().collect();
+        refs.sort_by_cached_key(ToString::to_string);
+        refs
+    }
+
+    /// The known references a switch from `from` to `to` invalidates, in canonical order, and
+    /// whether more references were seen than are known.
+    pub(crate) fn breaking(&self, from: ScopeMode, to: ScopeMode) -> (Vec<SecretRef>, bool) {
+        let mut refs: Vec<SecretRef> = self
+            .known
+            .pin()
+            .keys()
+            .filter(|r| from.admits(r.scope()) && !to.admits(r.scope()))
+            .cloned()
+            .collect();
+        refs.sort_by_cached_key(ToString::to_string);
+        (refs, self.truncated.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,204 @@
+//! The validity layer: refuses secrets outside their validity dates, and disabled ones.
+//!
+//! Key Vault returns expired and not-yet-valid secrets like any other: honouring the dates is
+//! the client's job. This layer does it in front of the cache, so a secret that expires while
+//! cached is refused from that moment on.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::backend::{Fetch, Fetched, SecretBackend};
+use crate::error::{Error, Result};
+use crate::location::Location;
+use crate::reference::{SecretName, SecretVersion};
+
+/// Whether secrets outside their validity dates are served.
+///
+/// By default both expired and not-yet-valid secrets are refused with a typed error giving the
+/// date ([`Error::Expired`], [`Error::NotYetValid`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValidityOptions {
+    allow_expired: bool,
+    allow_not_yet_valid: bool,
+}
+
+impl ValidityOptions {
+    /// Refuse expired and not-yet-valid secrets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serve secrets past their expiry date (`true`) or refuse them (`false`, the default).
+    pub fn with_allow_expired(mut self, allow: bool) -> Self {
+        self.allow_expired = allow;
+        self
+    }
+
+    /// Serve secrets before their not-before date (`true`) or refuse them (the default).
+    pub fn with_allow_not_yet_valid(mut self, allow: bool) -> Self {
+        self.allow_not_yet_valid = allow;
+        self
+    }
+
+    /// Whether `fetched` passes without looking at the clock: enabled, and without a date these
+    /// options enforce. Most secrets have no dates, so this is all a hit does.
+    #[inline(always)]
+    fn passes_at_once(self, fetched: &Fetched) -> bool {
+        let properties = fetched.secret.properties();
+        properties.enabled
+            && (self.allow_expired || properties.expires.is_none())
+            && (self.allow_not_yet_valid || properties.not_before.is_none())
+    }
+
+    /// Refuses `fetched` if it is disabled or outside the dates these options enforce; errors
+    /// name the location `at` gives.
+    #[cold]
+    #[inline(never)]
+    fn check(self, fetched: Fetched, at: &Location) -> Result<Fetched> {
+        let properties = fetched.secret.properties();
+        let subject = || {
+            (
+                properties.name.clone(),
+                properties.version.clone(),
+                at.clone(),
+            )
+        };
+        if !properties.enabled {
+            let (name, version, location) = subject();
+            return Err(Error::Disabled {
+                name,
+                version,
+                location,
+            });
+        }
+        let expires = properties.expires.filter(|_| !self.allow_expired);
+        let not_before = properties.not_before.filter(|_| !self.allow_not_yet_valid);
+        let now = OffsetDateTime::now_utc();
+        if let Some(expired_at) = expires.filter(|&at| at <= now) {
+            let (name, version, location) = subject();
+            return Err(Error::Expired {
+                name,
+                version,
+                location,
+                expired_at,
+            });
+        }
+        if let Some(not_before) = not_before.filter(|&at| at > now) {
+            let (name, version, location) = subject();
+            return Err(Error::NotYetValid {
+                name,
+                version,
+                location,
+                not_before,
+            });
+        }
+        Ok(fetched)
+    }
+}
+
+/// A backend whose secrets are checked against their validity dates and enabled flag.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use secretscope::memory::{MemoryBackend, SecretAttributes};
+/// use secretscope::validity::{ValidatedBackend, ValidityOptions};
+/// use secretscope::{Error, SecretBackend, SecretName};
+///
+/// let memory = MemoryBackend::new();
+/// let yesterday = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+/// memory.set_with("old", "v", SecretAttributes::new().with_expires(yesterday))?;
+/// let checked = ValidatedBackend::new(memory, ValidityOptions::new());
+/// let err = checked.fetch(&SecretName::new("old")?, None).await.unwrap_err();
+/// assert!(matches!(err, Error::Expired { .. }));
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
+pub struct ValidatedBackend<B> {
+    inner: B,
+    options: ValidityOptions,
+}
+
+impl<B: SecretBackend> ValidatedBackend<B> {
+    /// Checks what `inner` returns against `options`.
+    pub fn new(inner: B, options: ValidityOptions) -> Self {
+        Self { inner, options }
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for ValidatedBackend<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidatedBackend")
+            .field("inner", &self.inner)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<B: SecretBackend> SecretBackend for ValidatedBackend<B> {
+    #[inline]
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        let options = self.options;
+        let location = || self.inner.location();
+        let fetch = self.inner.fetch(name, version);
+        // A hit that passes goes up as it came, without being taken apart and rebuilt.
+        if let Some(Ok(fetched)) = fetch.ready_ref()
+            && options.passes_at_once(fetched)
+        {
+            return fetch;
+        }
+        match fetch.into_ready() {
+            Ok(outcome) => Fetch::ready(outcome.and_then(|f| options.check(f, location()))),
+            Err(pending) => Fetch::new(async move { options.check(pending.await?, location()) }),
+        }
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
+
+    fn location(&self) -> &Location {
+        self.inner.location()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{self, Dates, Seeded};
+    use crate::memory::MemoryBackend;
+
+    fn seeded_memory() -> (MemoryBackend, Seeded) {
+        let backend = MemoryBackend::new();
+        let mut seeded = Seeded::new();
+        for fixture in conformance::fixtures() {
+            for version in &fixture.versions {
+                let assigned = backend
+                    .set_with(fixture.name, version.value, version.attributes.clone())
+                    .unwrap();
+                seeded.record(fixture.name, Some(assigned));
+            }
+        }
+        (backend, seeded)
+    }
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite_enforcing_dates() {
+        let (backend, seeded) = seeded_memory();
+        let checked = ValidatedBackend::new(backend, ValidityOptions::new());
+        conformance::run_all_with(&checked, &seeded, Dates::Enforced).await;
+        let shared: std::sync::Arc<dyn SecretBackend> = std::sync::Arc::new(checked);
+        conformance::run_all_with(&shared, &seeded, Dates::Enforced).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite_when_dates_are_allowed() {
+        let (backend, seeded) = seeded_memory();
+        let lenient = ValidityOptions::new()
+            .with_allow_expired(true)
+            .with_allow_not_yet_valid(true);
+        conformance::run_all(&ValidatedBackend::new(backend, lenient), &seeded).await;
+    }
+}
