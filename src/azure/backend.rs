@@ -2,8 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_security_keyvault_secrets::models::{Secret as SdkSecret, SecretClientGetSecretOptions};
@@ -11,10 +10,11 @@ use azure_security_keyvault_secrets::{ResourceExt, SecretClient};
 
 use super::map::{Context, map_error};
 use super::validate::VaultUrl;
-use crate::backend::SecretBackend;
+use crate::backend::{Fetch, SecretBackend};
 use crate::error::{Error, Result};
+use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
-use crate::value::{Secret, SecretProperties, SecretValue};
+use crate::value::{Secret, SecretProperties};
 
 /// An Azure Key Vault, read through `azure_security_keyvault_secrets`.
 ///
@@ -22,8 +22,8 @@ use crate::value::{Secret, SecretProperties, SecretValue};
 /// overall deadline; names and versions arrive validated by the crate's reference grammar, so
 /// nothing but a valid name or version ever reaches the URL path.
 pub struct AzureKeyVaultBackend {
-    connection_name: String,
     vault: VaultUrl,
+    location: Location,
     client: Arc<SecretClient>,
     deadline: Duration,
     credential_hint: &'static str,
@@ -31,24 +31,18 @@ pub struct AzureKeyVaultBackend {
 
 impl AzureKeyVaultBackend {
     pub(crate) fn new(
-        connection_name: String,
         vault: VaultUrl,
         client: Arc<SecretClient>,
         deadline: Duration,
         credential_hint: &'static str,
     ) -> Self {
         Self {
-            connection_name,
+            location: Location::url(&vault.url).expect("a validated vault URL"),
             vault,
             client,
             deadline,
             credential_hint,
         }
-    }
-
-    /// The connection name (the vault host unless one was given).
-    pub fn connection_name(&self) -> &str {
-        &self.connection_name
     }
 
     /// The vault URL, `https://<host>[:port]`.
@@ -64,8 +58,8 @@ impl AzureKeyVaultBackend {
 
     async fn get(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Secret> {
         let context = Context {
-            location: &self.vault.url,
-            name: Some(name),
+            location: &self.location,
+            name,
             version,
             credential_hint: self.credential_hint,
         };
@@ -81,7 +75,7 @@ impl AzureKeyVaultBackend {
         };
         match tokio::time::timeout(self.deadline, call).await {
             Err(_elapsed) => Err(Error::Unavailable {
-                location: self.vault.url.clone(),
+                location: self.location.clone(),
                 reason: format!(
                     "no answer within the {} s deadline; check the network path to the vault and to Entra ID (proxy, firewall), or raise the deadline",
                     self.deadline.as_secs_f64()
@@ -114,32 +108,31 @@ impl AzureKeyVaultBackend {
         properties.expires = attributes.expires;
         let Some(value) = secret.value else {
             return Err(Error::Unavailable {
-                location: self.vault.url.clone(),
+                location: self.location.clone(),
                 reason:
                     "the vault answered without a value; check that the URL points to Key Vault"
                         .to_owned(),
                 source: None,
             });
         };
-        Ok(Secret::new(SecretValue::new(value), properties))
+        Ok(Secret::new(value, properties))
     }
 }
 
-/// A name that cannot exist in any vault a person set up, for the connection check.
+/// The prefix of the names the connection check reads.
+const PROBE_PREFIX: &str = "secretscope-connection-check-";
+
+/// A name that cannot exist in any vault a person set up, for the connection check: the prefix
+/// and a random (v4) UUID, 65 characters of letters, digits and hyphens.
 fn probe_name() -> SecretName {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    SecretName::new(&format!("secretscope-connection-check-{nanos:x}-{n:x}")).expect("valid name")
+    let id = uuid::Uuid::new_v4();
+    SecretName::new(&format!("{PROBE_PREFIX}{}", id.hyphenated())).expect("valid name")
 }
 
 #[async_trait]
 impl SecretBackend for AzureKeyVaultBackend {
-    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Secret> {
-        self.get(name, version).await
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        Fetch::new(async move { self.get(name, version).await.map(Into::into) })
     }
 
     /// Authenticates and proves the *Get* permission without knowing any secret: it reads a
@@ -152,19 +145,14 @@ impl SecretBackend for AzureKeyVaultBackend {
         }
     }
 
-    fn location(&self) -> &str {
-        &self.vault.url
-    }
-
-    fn vault_host(&self) -> Option<&str> {
-        Some(&self.vault.authority)
+    fn location(&self) -> &Location {
+        &self.location
     }
 }
 
 impl fmt::Debug for AzureKeyVaultBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AzureKeyVaultBackend")
-            .field("connection_name", &self.connection_name)
             .field("vault_url", &self.vault.url)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()

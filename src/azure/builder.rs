@@ -43,7 +43,8 @@ enum CredentialChoice {
 }
 
 /// Builds an [`AzureKeyVaultBackend`]: the fields an administrator enters to connect a vault
-/// (connection name, vault URL, tenant ID, client ID, client secret), plus the transport.
+/// (vault URL, tenant ID, client ID, client secret; the connection's name goes to
+/// [`Connection::new`](crate::Connection::new)), plus the transport.
 ///
 /// Nothing is checked or sent until [`build`](Self::build), which validates every field before
 /// any I/O and names the field and the fix when one is wrong.
@@ -54,21 +55,19 @@ enum CredentialChoice {
 /// use secretscope::Connection;
 ///
 /// let backend = AzureKeyVaultBuilder::new()
-///     .with_connection_name("corp-vault")
 ///     .with_vault_url("https://corp-vault.vault.azure.net")
 ///     .with_tenant_id("72f988bf-86f1-41af-91ab-2d7cd011db47")
 ///     .with_client_id("1b730954-1685-4b74-9bfd-dac224a7b894")
 ///     .with_client_secret(std::env::var("CORP_VAULT_SECRET").unwrap_or_default())
 ///     .build()?;
 /// let connection = Connection::new("corp-vault", backend);
-/// println!("{}", connection.test().await); // "Connection successful: ..." or what to fix
+/// println!("{}", connection.check().await); // "Connection successful: ..." or what to fix
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
 #[must_use]
 pub struct AzureKeyVaultBuilder {
-    connection_name: Option<String>,
     vault_url: Option<String>,
     tenant_id: Option<String>,
     client_id: Option<String>,
@@ -99,7 +98,6 @@ impl AzureKeyVaultBuilder {
     /// Nothing set; timeouts and retries at their defaults (see each `with_*`).
     pub fn new() -> Self {
         Self {
-            connection_name: None,
             vault_url: None,
             tenant_id: None,
             client_id: None,
@@ -136,12 +134,6 @@ impl AzureKeyVaultBuilder {
         builder.client_secret = var(ENV_CLIENT_SECRET).map(trimmed_secret);
         builder.authority_host = var(ENV_AUTHORITY_HOST);
         builder
-    }
-
-    /// The name administrators see for this connection; the vault host by default.
-    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
-        self.connection_name = Some(name.into());
-        self
     }
 
     /// The vault's URI, such as `https://corp-vault.vault.azure.net`.
@@ -284,21 +276,11 @@ impl AzureKeyVaultBuilder {
     }
 
     /// Validates every setting, then builds the backend. No request is sent: use
-    /// [`Connection::test`](crate::Connection::test) to test the connection.
+    /// [`Connection::check`](crate::Connection::check) to test the connection.
     pub fn build(self) -> Result<AzureKeyVaultBackend> {
         let raw_url = self.vault_url.as_deref().unwrap_or_default();
         let vault = validate::vault_url(raw_url, self.allow_custom_host)
             .map_err(|e| relabel(e, &self.field("vault URL", ENV_VAULT_URL)))?;
-        let connection_name = match &self.connection_name {
-            Some(name) if name.trim().is_empty() => {
-                return Err(Error::invalid_config(
-                    "connection name",
-                    "it is empty; name the connection as administrators will see it",
-                ));
-            }
-            Some(name) => name.clone(),
-            None => vault.host.clone(),
-        };
         if self.deadline.is_zero() || self.try_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::invalid_config(
                 "timeouts",
@@ -326,7 +308,6 @@ impl AzureKeyVaultBuilder {
             }
         })?;
         Ok(AzureKeyVaultBackend::new(
-            connection_name,
             vault,
             Arc::new(client),
             self.deadline,
@@ -569,7 +550,6 @@ impl fmt::Debug for AzureKeyVaultBuilder {
             (None, None) => "none",
         };
         f.debug_struct("AzureKeyVaultBuilder")
-            .field("connection_name", &self.connection_name)
             // Typed values are printed only once they validate: a URL may carry a password
             // (`user:pw@host`), and an ID field may hold a secret pasted into the wrong place.
             .field(

@@ -4,14 +4,18 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::zeroize::Zeroize;
+use secrecy::zeroize::{Zeroize, Zeroizing};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess};
 
 use super::builder::AzureKeyVaultBuilder;
 use super::validate;
+use crate::backend::SecretBackend;
+use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::no_echo::{self, Flag, Number, Only, SecretText, Shape, Text};
+use crate::value::secret_string;
 
 /// A Key Vault connection as it appears in a service's configuration (TOML, JSON, YAML...).
 ///
@@ -41,7 +45,7 @@ use crate::error::{Error, Result};
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AzureKeyVaultConfig {
-    /// The connection name.
+    /// The connection name; the vault's host when not given.
     pub name: Option<String>,
     /// The vault URI.
     pub vault_url: String,
@@ -58,18 +62,22 @@ pub struct AzureKeyVaultConfig {
     /// The Entra ID authority host.
     pub authority_host: Option<String>,
     /// Accept a host outside the known clouds (local stand-ins).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flag")]
     pub allow_custom_host: bool,
     /// PEM files of extra CA roots.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ca_files")]
     pub extra_ca_files: Vec<PathBuf>,
     /// The connect timeout in milliseconds.
+    #[serde(default, deserialize_with = "millis")]
     pub connect_timeout_ms: Option<u64>,
     /// The per-try timeout in milliseconds.
+    #[serde(default, deserialize_with = "millis")]
     pub try_timeout_ms: Option<u64>,
     /// The overall deadline of one fetch in milliseconds.
+    #[serde(default, deserialize_with = "millis")]
     pub deadline_ms: Option<u64>,
     /// How many times a failed request is retried.
+    #[serde(default, deserialize_with = "retries")]
     pub max_retries: Option<u32>,
 }
 
@@ -110,8 +118,7 @@ impl fmt::Debug for AzureKeyVaultConfig {
 }
 
 /// A credential other than a client secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CredentialKind {
     /// Tenant ID, client ID and client secret (the default when a secret is given).
@@ -200,110 +207,165 @@ impl ClientSecretSource {
 
 impl<'de> Deserialize<'de> for ClientSecretSource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_map(SourceVisitor)
+        // Anything but the table is refused without being quoted back: it is most likely the
+        // secret itself, written where the table belongs.
+        no_echo::read(SourceShape, deserializer)
     }
 }
 
-struct SourceVisitor;
-
 const SOURCE_SHAPE: &str = "`client-secret` must be a table with one of `env`, `file` or `value`, such as { env = \"KV_CLIENT_SECRET\" }";
+const NOT_A_VARIABLE: &str =
+    "`client-secret.env` must be the name of an environment variable, as a string";
+const NOT_A_PATH: &str = "`client-secret.file` must be the path of a file, as a string";
+const NOT_INLINE: &str = "an inline client secret must be a string";
 
-impl<'de> Visitor<'de> for SourceVisitor {
+/// `client-secret`: a table with one of `env`, `file` or `value`.
+struct SourceShape;
+
+impl Shape for SourceShape {
     type Value = ClientSecretSource;
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(SOURCE_SHAPE)
+    fn expected(&self) -> &'static str {
+        SOURCE_SHAPE
     }
 
-    // Anything but a table is refused without being quoted back: it is most likely the secret
-    // itself, written where the table belongs.
-    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_i128<E: de::Error>(self, _: i128) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_u128<E: de::Error>(self, _: u128) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
-        Err(E::custom(SOURCE_SHAPE))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> std::result::Result<Self::Value, A::Error> {
-        Err(de::Error::custom(SOURCE_SHAPE))
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(
+    fn table<'de, A: MapAccess<'de>>(
         self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let Some(key) = map.next_key::<String>()? else {
-            return Err(de::Error::custom(SOURCE_SHAPE));
-        };
-        let source = match key.as_str() {
-            "env" => ClientSecretSource::Env(map.next_value()?),
-            "file" => ClientSecretSource::File(map.next_value()?),
-            "value" => ClientSecretSource::Value(map.next_value::<InlineSecret>()?.0),
+        mut table: A,
+    ) -> std::result::Result<ClientSecretSource, A::Error> {
+        // A key that is none of the three is neither quoted nor kept: it may be the secret.
+        let key = table.next_key_seed(Only(SecretText(SOURCE_SHAPE)))?;
+        let source = match key.as_ref().map(|key| key.as_str()) {
+            Some("env") => {
+                ClientSecretSource::Env(table.next_value_seed(Only(Text(NOT_A_VARIABLE)))?)
+            }
+            Some("file") => {
+                ClientSecretSource::File(table.next_value_seed(Only(Text(NOT_A_PATH)))?.into())
+            }
+            Some("value") => {
+                let mut secret = table.next_value_seed(Only(SecretText(NOT_INLINE)))?;
+                ClientSecretSource::Value(secret_string(std::mem::take(&mut *secret)))
+            }
             _ => return Err(de::Error::custom(SOURCE_SHAPE)),
         };
-        if map.next_key::<String>()?.is_some() {
+        if table
+            .next_key_seed(Only(SecretText(SOURCE_SHAPE)))?
+            .is_some()
+        {
             return Err(de::Error::custom(SOURCE_SHAPE));
         }
         Ok(source)
     }
 }
 
-/// An inline secret: a string, and any other input refused without quoting it.
-struct InlineSecret(SecretString);
-
-impl<'de> Deserialize<'de> for InlineSecret {
+impl<'de> Deserialize<'de> for CredentialKind {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        const MUST: &str = "an inline client secret must be a string";
-        impl Visitor<'_> for V {
-            type Value = InlineSecret;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(MUST)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<InlineSecret, E> {
-                Ok(InlineSecret(SecretString::from(v)))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<InlineSecret, E> {
-                Ok(InlineSecret(SecretString::from(v)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
-            fn visit_i128<E: de::Error>(self, _: i128) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
-            fn visit_u128<E: de::Error>(self, _: u128) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<InlineSecret, E> {
-                Err(E::custom(MUST))
-            }
+        // A client secret typed where the credential's kind belongs is not quoted back.
+        no_echo::read(CredentialShape, deserializer)
+    }
+}
+
+/// `credential`: one of the kinds, by its kebab-case name.
+struct CredentialShape;
+
+impl Shape for CredentialShape {
+    type Value = CredentialKind;
+
+    fn expected(&self) -> &'static str {
+        "`credential` must be one of \"client-secret\", \"managed-identity\", \"workload-identity\" or \"developer-tools\""
+    }
+
+    fn text<E: de::Error>(self, text: Zeroizing<String>) -> std::result::Result<CredentialKind, E> {
+        match text.as_str() {
+            "client-secret" => Ok(CredentialKind::ClientSecret),
+            "managed-identity" => Ok(CredentialKind::ManagedIdentity),
+            "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
+            "developer-tools" => Ok(CredentialKind::DeveloperTools),
+            _ => Err(E::custom(self.expected())),
         }
-        deserializer.deserialize_str(V)
+    }
+}
+
+// The other settings that do not take a string refuse one without quoting it, in case it is
+// the client secret in the wrong place.
+
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<bool, D::Error> {
+    no_echo::read(
+        Flag("`allow-custom-host` must be true or false"),
+        deserializer,
+    )
+}
+
+fn millis<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    no_echo::some(
+        Number("timeouts and deadlines must be whole numbers of milliseconds"),
+        deserializer,
+    )
+}
+
+fn retries<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<u32>, D::Error> {
+    no_echo::some(RetriesShape, deserializer)
+}
+
+/// `max-retries`: a whole number that fits a `u32`.
+struct RetriesShape;
+
+impl Shape for RetriesShape {
+    type Value = u32;
+
+    fn expected(&self) -> &'static str {
+        "`max-retries` must be a whole number up to 4294967295"
+    }
+
+    fn number<E: de::Error>(self, number: u64) -> std::result::Result<u32, E> {
+        u32::try_from(number).map_err(|_| E::custom(self.expected()))
+    }
+}
+
+fn ca_files<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<PathBuf>, D::Error> {
+    no_echo::read(CaFilesShape, deserializer)
+}
+
+/// `extra-ca-files`: a list of paths.
+struct CaFilesShape;
+
+impl Shape for CaFilesShape {
+    type Value = Vec<PathBuf>;
+
+    fn expected(&self) -> &'static str {
+        "`extra-ca-files` must be a list of paths of PEM files, as strings"
+    }
+
+    fn list<'de, A: SeqAccess<'de>>(
+        self,
+        mut list: A,
+    ) -> std::result::Result<Vec<PathBuf>, A::Error> {
+        let mut paths = Vec::new();
+        while let Some(path) = list.next_element_seed(Only(Text(self.expected())))? {
+            paths.push(PathBuf::from(path));
+        }
+        Ok(paths)
     }
 }
 
 impl AzureKeyVaultConfig {
+    /// Builds the connection: the backend, named `name`, or after the vault's host when the
+    /// configuration gives no name.
+    pub fn connection(&self) -> Result<Connection> {
+        let backend = self.builder()?.build()?;
+        let name = match &self.name {
+            Some(name) => name.clone(),
+            None => backend.location().host().unwrap_or_default().to_owned(),
+        };
+        Ok(Connection::new(name, backend))
+    }
+
     /// Reads the client secret (from its variable or file) and fills a builder. Call
     /// [`build`](AzureKeyVaultBuilder::build) on it to validate everything and get the backend,
     /// or add what a file cannot hold first (a custom credential, an HTTP client).
@@ -311,9 +373,6 @@ impl AzureKeyVaultConfig {
         let mut builder = AzureKeyVaultBuilder::new()
             .with_vault_url(&self.vault_url)
             .with_allow_custom_host(self.allow_custom_host);
-        if let Some(name) = &self.name {
-            builder = builder.with_connection_name(name);
-        }
         if let Some(tenant) = &self.tenant_id {
             builder = builder.with_tenant_id(tenant);
         }
@@ -451,14 +510,98 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_typed_in_another_setting_is_never_quoted() {
+        let base = "vault-url = \"https://corp-vault.vault.azure.net\"\n";
+        for (setting, expected) in [
+            ("credential", "`credential` must be one of"),
+            (
+                "allow-custom-host",
+                "`allow-custom-host` must be true or false",
+            ),
+            ("deadline-ms", "timeouts and deadlines must be"),
+            ("connect-timeout-ms", "timeouts and deadlines must be"),
+            ("try-timeout-ms", "timeouts and deadlines must be"),
+            ("max-retries", "`max-retries` must be a whole number"),
+            ("extra-ca-files", "`extra-ca-files` must be a list of paths"),
+        ] {
+            for typed in [
+                "\"bare-secret-value\"",
+                "[\"bare-secret-value\"]",
+                "{ value = \"bare-secret-value\" }",
+                "-12345678901234",
+            ] {
+                let text = format!("{base}{setting} = {typed}\n");
+                if setting == "extra-ca-files" && typed.starts_with('[') {
+                    // A list of strings is what belongs there.
+                    parse(&text).unwrap();
+                    continue;
+                }
+                let error = parse(&text).unwrap_err();
+                let message = error.message();
+                assert!(!message.contains("bare-secret-value"), "{text}: {message}");
+                assert!(!message.contains("12345678901234"), "{text}: {message}");
+                assert!(message.starts_with(expected), "{text}: {message}");
+                let json = format!(
+                    r#"{{"vault-url": "https://corp-vault.vault.azure.net", "{setting}": "bare-secret-value"}}"#
+                );
+                let error = serde_json::from_str::<AzureKeyVaultConfig>(&json).unwrap_err();
+                assert!(!error.to_string().contains("bare-secret-value"), "{error}");
+            }
+        }
+        let too_many = parse(&format!("{base}max-retries = 4294967296\n")).unwrap_err();
+        assert!(
+            too_many.message().starts_with("`max-retries` must be"),
+            "{too_many}"
+        );
+    }
+
+    #[test]
+    fn every_credential_kind_and_list_of_ca_files_reads() {
+        for (name, kind) in [
+            ("client-secret", CredentialKind::ClientSecret),
+            ("managed-identity", CredentialKind::ManagedIdentity),
+            ("workload-identity", CredentialKind::WorkloadIdentity),
+            ("developer-tools", CredentialKind::DeveloperTools),
+        ] {
+            let config = parse(&format!(
+                "vault-url = \"https://v.vault.azure.net\"\ncredential = \"{name}\"\n"
+            ))
+            .unwrap();
+            assert_eq!(config.credential, Some(kind));
+        }
+        let config = parse(
+            "vault-url = \"https://v.vault.azure.net\"\nallow-custom-host = true\nextra-ca-files = [\"/a.pem\", \"/b.pem\"]\nconnect-timeout-ms = 10\ntry-timeout-ms = 20\nmax-retries = 0\n",
+        )
+        .unwrap();
+        assert!(config.allow_custom_host);
+        assert_eq!(
+            config.extra_ca_files,
+            [PathBuf::from("/a.pem"), PathBuf::from("/b.pem")]
+        );
+        assert_eq!(
+            (
+                config.connect_timeout_ms,
+                config.try_timeout_ms,
+                config.deadline_ms
+            ),
+            (Some(10), Some(20), None)
+        );
+        assert_eq!(config.max_retries, Some(0));
+        let defaults = parse("vault-url = \"https://v.vault.azure.net\"\n").unwrap();
+        assert!(!defaults.allow_custom_host);
+        assert!(defaults.extra_ca_files.is_empty());
+        assert_eq!(defaults.max_retries, None);
+    }
+
+    #[test]
     fn other_credentials_and_transport_settings() {
         let text = format!(
             "name = \"corp\"\nvault-url = \"https://corp-vault.vault.azure.net\"\ncredential = \"managed-identity\"\nmanaged-identity-client-id = \"{GUID}\"\ndeadline-ms = 2500\nmax-retries = 1\n"
         );
         let config = parse(&text).unwrap();
         assert_eq!(config.credential, Some(CredentialKind::ManagedIdentity));
+        assert_eq!(config.connection().unwrap().name().as_str(), "corp");
         let backend = config.builder().unwrap().build().unwrap();
-        assert_eq!(backend.connection_name(), "corp");
         assert!(format!("{backend:?}").contains("2.5s"), "{backend:?}");
         let pasted = parse(&format!(
             "vault-url = \"https://admin:pw-canary@corp-vault.vault.azure.net\"\nclient-id = \"Sts8Q~pasted.canary\"\ntenant-id = \"{GUID}\"\n"

@@ -6,19 +6,21 @@
 //! An administrator connects a vault with five fields: a connection name, the vault URL, the
 //! tenant ID, the client ID and the client secret of an app registration that has the
 //! *Key Vault Secrets User* role on the vault (or, on a vault using access policies, the secret
-//! *Get* permission). [`AzureKeyVaultBuilder`] takes exactly those, checks each before any I/O,
-//! and [`Connection::test`](crate::Connection::test) then says plainly whether the connection
+//! *Get* permission). [`AzureKeyVaultBuilder`] takes the vault's four and checks each before
+//! any I/O, [`Connection::new`](crate::Connection::new) gives the backend its one name, and
+//! [`Connection::check`](crate::Connection::check) then says plainly whether the connection
 //! works and, if not, what to fix.
 //!
 //! ```no_run
 //! # async fn demo() -> secretscope::Result<()> {
 //! use secretscope::azure::AzureKeyVaultBuilder;
-//! use secretscope::{Connection, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+//! use secretscope::prelude::*;
+//! use secretscope::{Connection, ScopeMode, ScopePolicy, WorkspaceManager};
 //!
 //! // AZURE_KEYVAULT_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
-//! let vault = AzureKeyVaultBuilder::from_env().with_connection_name("corp-vault").build()?;
+//! let vault = AzureKeyVaultBuilder::from_env().build()?;
 //! let connection = Connection::new("corp-vault", vault);
-//! let report = connection.test().await;
+//! let report = connection.check().await;
 //! println!("{report}"); // Connection successful: `corp-vault` (https://...) answered in 84 ms
 //!
 //! let policy = ScopePolicy::builder(ScopeMode::Workspace)
@@ -58,10 +60,19 @@
 //!
 //! Every SDK failure is mapped in one place to the crate's [`Error`](crate::Error): not found,
 //! disabled, permission denied naming the missing grant (*Key Vault Secrets User* role, *Get*
-//! permission, or the vault firewall), unauthenticated with the Entra ID code (`AADSTS7000215`
-//! wrong secret, `AADSTS7000222` expired secret, `AADSTS700016` unknown application,
-//! `AADSTS90002` unknown tenant), throttled with the service's retry-after, and unavailable for
-//! 5xx, timeouts, TLS failures and refused connections, keeping the cause.
+//! permission, or the vault firewall; read from the vault's message when an emulator leaves out
+//! the inner error code), unauthenticated with the Entra ID code (`AADSTS7000215` wrong secret,
+//! `AADSTS7000222` expired secret, `AADSTS700016` unknown application, `AADSTS90002` unknown
+//! tenant) or Key Vault's (`AKV10032` a token of another tenant, `AKV10022` a token for another
+//! resource, `TokenExpired`, `AKV10000` no token), throttled with the service's retry-after
+//! (seconds or an HTTP date), unavailable for 5xx, timeouts, TLS failures and refused
+//! connections, keeping the cause, and [`Error::Rejected`](crate::Error::Rejected) for any
+//! other 4xx (`BadParameter`, `Conflict`, a 404 that is not Key Vault's), saying what to check.
+//!
+//! # Testing
+//!
+//! The cargo feature `testing` adds `secretscope::testing`: a local HTTPS stand-in of Key Vault and
+//! Entra ID that answers as the real services do, with a ready builder that trusts it.
 
 mod backend;
 mod builder;

@@ -3,8 +3,14 @@
 use std::time::Duration;
 
 use azure_core::http::StatusCode;
-use azure_core::http::headers::{RETRY_AFTER, RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
+use azure_core::http::headers::{HeaderName, RETRY_AFTER, RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
 use azure_core::http::policies::{RetryHeaders, RetryPolicy};
+
+/// The headers in which a service says how long to wait, in the order the SDK reads them.
+/// `RETRY_AFTER` is the SDK's standard header constant: only a standard header is also read as
+/// an HTTP date.
+pub(crate) const RETRY_HEADERS: [HeaderName; 3] =
+    [X_MS_RETRY_AFTER_MS, RETRY_AFTER_MS, RETRY_AFTER];
 
 /// Retried statuses. 429 is not among them: the SDK would sleep for the service's whole
 /// `Retry-After`, uncapped, inside the caller's deadline, and report a timeout instead of
@@ -42,7 +48,7 @@ impl VaultRetryPolicy {
             max_retries,
             max_total,
             headers: RetryHeaders {
-                retry_headers: vec![X_MS_RETRY_AFTER_MS, RETRY_AFTER_MS, RETRY_AFTER],
+                retry_headers: RETRY_HEADERS.to_vec(),
             },
         }
     }

@@ -26,10 +26,9 @@ pub(crate) enum Cloud {
 /// A checked vault URL.
 #[derive(Debug, Clone)]
 pub(crate) struct VaultUrl {
-    /// `https://host[:port]`, without a trailing slash.
+    /// `https://host[:port]`, without a trailing slash, in the canonical form Key Vault
+    /// identifiers must name it.
     pub(crate) url: String,
-    /// `host[:port]` in canonical form, as Key Vault identifiers must name it.
-    pub(crate) authority: String,
     /// The host alone, lower-case.
     pub(crate) host: String,
     pub(crate) cloud: Cloud,
@@ -125,7 +124,6 @@ pub(crate) fn vault_url(raw: &str, allow_custom_host: bool) -> Result<VaultUrl> 
     };
     Ok(VaultUrl {
         url: format!("https://{authority}"),
-        authority,
         host,
         cloud,
     })
@@ -189,13 +187,11 @@ pub(crate) fn authority_host(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// A GUID in the hyphenated form the Azure portal shows (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`),
+/// in either case. `uuid` also parses the simple (32 digits), braced and URN forms; only the
+/// hyphenated one has 36 characters.
 fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
 fn is_domain(s: &str) -> bool {
@@ -255,7 +251,7 @@ mod tests {
     fn vault_urls_of_known_clouds_are_accepted_and_normalised() {
         let v = vault_url("HTTPS://My-Vault.Vault.Azure.NET/", false).unwrap();
         assert_eq!(v.url, "https://my-vault.vault.azure.net");
-        assert_eq!(v.authority, "my-vault.vault.azure.net");
+        assert_eq!(v.host, "my-vault.vault.azure.net");
         assert_eq!(v.cloud, Cloud::Public);
         assert_eq!(
             vault_url("https://abc.vault.azure.cn", false)
@@ -266,13 +262,17 @@ mod tests {
         assert_eq!(
             vault_url("https://abc.vault.usgovcloudapi.net:443", false)
                 .unwrap()
-                .authority,
-            "abc.vault.usgovcloudapi.net"
+                .url,
+            "https://abc.vault.usgovcloudapi.net"
         );
         let local = vault_url("https://primary.localhost:8443", true).unwrap();
         assert_eq!(
-            (local.authority.as_str(), local.cloud),
-            ("primary.localhost:8443", Cloud::Custom)
+            (local.url.as_str(), local.host.as_str(), local.cloud),
+            (
+                "https://primary.localhost:8443",
+                "primary.localhost",
+                Cloud::Custom
+            )
         );
     }
 
@@ -341,7 +341,12 @@ mod tests {
         for bad in [
             "",
             "contoso.onmicrosoft.com",
+            // The simple, braced and URN forms `uuid` also parses are refused.
             "72f988bf86f141af91ab2d7cd011db47",
+            "{72f988bf-86f1-41af-91ab-2d7cd011db47}",
+            "urn:uuid:72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "72f988bf-86f1-41af-91ab-2d7cd011db4g",
+            "72f988bf-86f141af-91ab-2d7cd011db47-",
         ] {
             assert!(
                 reason(client_id(bad)).contains("Application (client) ID"),
