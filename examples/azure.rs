@@ -1,4 +1,4 @@
-//! Connect an Azure Key Vault, test the connection, and resolve references through it.
+//! Connect an Azure Key Vault, check the connection, and resolve references through it.
 //!
 //! Against a real vault, from the environment (`AZURE_KEYVAULT_URL`, `AZURE_TENANT_ID`,
 //! `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`):
@@ -7,20 +7,20 @@
 //! cargo run --example azure -- db-password other-secret
 //! ```
 //!
-//! Against the local HTTPS stand-in of Key Vault and Entra ID that the tests use (no account,
-//! no network):
+//! Against the local HTTPS stand-in of Key Vault and Entra ID that the tests use,
+//! `secretscope::testing` (no account, no network; cargo feature `testing`, which the crate's
+//! own examples have):
 //!
 //! ```sh
 //! cargo run --example azure -- --local
 //! ```
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::process::ExitCode;
 
 use secretscope::azure::AzureKeyVaultBuilder;
-use secretscope::{Connection, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+use secretscope::prelude::*;
+use secretscope::testing::{PRIMARY_HOST, Seed, StandIn};
+use secretscope::{Connection, ScopeMode, ScopePolicy, WorkspaceManager};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,39 +33,27 @@ async fn main() -> ExitCode {
 
     // Kept alive until the end: dropping it stops the stand-in.
     let mut stand_in = None;
-    let builder = if local {
-        let started = match support::StandIn::start().await {
+    let (name, builder) = if local {
+        let started = match StandIn::start().await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("could not start the local stand-in: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let demo = support::Seed {
-            content_type: Some("text/plain".to_owned()),
-            ..support::Seed::value("local-demo-password")
-        };
-        started.seed(support::PRIMARY_HOST, "db-password", demo);
+        let demo = Seed::value("local-demo-password").with_content_type("text/plain");
+        started.seed(PRIMARY_HOST, "db-password", demo);
         println!(
             "Local stand-in of Key Vault and Entra ID on {}",
             started.addr()
         );
-        let mut builder = AzureKeyVaultBuilder::new()
-            .with_connection_name("local-vault")
-            .with_vault_url(started.vault_url(support::PRIMARY_HOST))
-            .with_allow_custom_host(true)
-            .with_tenant_id(support::TENANT_ID)
-            .with_client_id(support::CLIENT_ID)
-            .with_client_secret(support::CLIENT_SECRET)
-            .with_authority_host(started.authority_host())
-            .with_extra_ca_pem(started.ca_pem());
-        for host in support::StandIn::hosts() {
-            builder = builder.with_resolve(host, started.addr());
-        }
+        // The vault URL, tenant ID, client ID and client secret, as an administrator enters
+        // them, plus the stand-in's CA, address and Entra ID.
+        let builder = started.builder(PRIMARY_HOST);
         stand_in = Some(started);
-        builder
+        ("local-vault", builder)
     } else {
-        AzureKeyVaultBuilder::from_env().with_connection_name("azure-vault")
+        ("azure-vault", AzureKeyVaultBuilder::from_env())
     };
 
     // 1. Every field is checked before anything is sent.
@@ -82,9 +70,9 @@ async fn main() -> ExitCode {
         }
     };
 
-    // 2. Test the connection: authentication and the Get permission, without reading a secret.
-    let connection = Connection::new(vault.connection_name().to_owned(), vault);
-    let report = connection.test().await;
+    // 2. Check the connection: authentication and the Get permission, without reading a secret.
+    let connection = Connection::new(name, vault);
+    let report = connection.check().await;
     println!("{report}");
     if !report.is_success() {
         return ExitCode::FAILURE;

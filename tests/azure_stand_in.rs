@@ -1,47 +1,35 @@
 //! The Azure backend through the real SDK, over real HTTPS, against the local stand-in of
-//! Entra ID and Key Vault in `tests/support` (two vaults: `primary.localhost`, an RBAC vault,
-//! and `secondary.localhost`, an access-policy vault).
-#![cfg(feature = "azure")]
-
-mod support;
+//! Entra ID and Key Vault, `secretscope::testing` (two vaults: `primary.localhost`, an RBAC
+//! vault, and `secondary.localhost`, an access-policy vault).
+#![cfg(feature = "testing")]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secretscope::azure::sdk::azure_security_keyvault_secrets::ResourceExt;
 use secretscope::azure::sdk::azure_security_keyvault_secrets::models::{
-    SecretAttributes as SdkAttributes, SetSecretParameters,
+    SecretAttributes as SdkAttributes, SetSecretParameters, UpdateSecretPropertiesParameters,
 };
 use secretscope::azure::{AzureKeyVaultBackend, AzureKeyVaultBuilder};
 use secretscope::conformance::{self, Seeded};
-use secretscope::{
-    Connection, Error, MissingGrant, ScopeMode, ScopePolicy, SecretBackend, SecretName,
-    SecretVersion, SecretsManager, Source, WorkspaceManager,
+use secretscope::prelude::*;
+use secretscope::testing::{
+    CLIENT_ID, CLIENT_SECRET, EXPIRED_SECRET_CLIENT_ID, Fault, LOGIN_HOST, NO_ACCESS_CLIENT_ID,
+    PRIMARY_HOST, SECONDARY_HOST, Seed, StandIn, TENANT_ID,
 };
-use support::{
-    CLIENT_ID, CLIENT_SECRET, EXPIRED_SECRET_CLIENT_ID, Fault, NO_ACCESS_CLIENT_ID, PRIMARY_HOST,
-    SECONDARY_HOST, Seed, StandIn, TENANT_ID,
+use secretscope::{
+    Connection, ConnectionReport, Error, MissingGrant, ScopeMode, ScopePolicy, SecretName,
+    SecretVersion, Source, WorkspaceManager,
 };
 use time::{Duration as TimeDelta, OffsetDateTime};
 
 /// A connection to `host` on the stand-in, as an administrator would enter it, plus the
-/// transport settings a local stand-in needs (its CA, its address, its authority host).
+/// transport settings a local stand-in needs, without retries and with a 5 s deadline.
 fn builder(stand_in: &StandIn, host: &str) -> AzureKeyVaultBuilder {
-    let mut builder = AzureKeyVaultBuilder::new()
-        .with_connection_name(host)
-        .with_vault_url(stand_in.vault_url(host))
-        .with_allow_custom_host(true)
-        .with_tenant_id(TENANT_ID)
-        .with_client_id(CLIENT_ID)
-        .with_client_secret(CLIENT_SECRET)
-        .with_authority_host(stand_in.authority_host())
-        .with_extra_ca_pem(stand_in.ca_pem())
+    stand_in
+        .builder(host)
         .with_max_retries(0)
-        .with_deadline(Duration::from_secs(5));
-    for name in StandIn::hosts() {
-        builder = builder.with_resolve(name, stand_in.addr());
-    }
-    builder
+        .with_deadline(Duration::from_secs(5))
 }
 
 fn backend(stand_in: &StandIn, host: &str) -> AzureKeyVaultBackend {
@@ -156,10 +144,13 @@ async fn latest_and_pinned_versions_resolve_by_name_and_by_identifier() {
         "first"
     );
     let other = format!("{}/secrets/db-password", stand_in.vault_url(SECONDARY_HOST));
-    assert!(matches!(
-        manager.resolve(&other).await,
-        Err(Error::InvalidReference(_))
-    ));
+    match manager.resolve(&other).await {
+        Err(Error::UnconfiguredVaultHost { host, served_by }) => {
+            assert_eq!(host, format!("{SECONDARY_HOST}:{}", stand_in.addr().port()));
+            assert_eq!(served_by.to_string(), stand_in.vault_url(PRIMARY_HOST));
+        }
+        other => panic!("expected UnconfiguredVaultHost, got {other:?}"),
+    }
     assert!(
         stand_in.requests().iter().all(|r| r.host != SECONDARY_HOST),
         "a request went to a vault that is not configured"
@@ -323,16 +314,16 @@ async fn a_scope_switch_invalidates_project_references_across_vaults() {
     );
 }
 
-/// The report of testing a connection built from `builder`.
-async fn test_connection(builder: AzureKeyVaultBuilder) -> secretscope::ConnectionReport {
+/// The report of checking a connection built from `builder`.
+async fn check_connection(builder: AzureKeyVaultBuilder) -> ConnectionReport {
     let backend = builder.build().expect("valid settings");
-    Connection::new("corp-vault", backend).test().await
+    Connection::new("corp-vault", backend).check().await
 }
 
 #[tokio::test]
-async fn test_connection_succeeds_and_says_so() {
+async fn the_connection_check_succeeds_and_says_so() {
     let stand_in = StandIn::start().await.unwrap();
-    let report = test_connection(builder(&stand_in, PRIMARY_HOST)).await;
+    let report = check_connection(builder(&stand_in, PRIMARY_HOST)).await;
     assert!(report.is_success(), "{report}");
     let text = report.to_string();
     assert!(
@@ -356,7 +347,7 @@ async fn test_connection_succeeds_and_says_so() {
 }
 
 #[tokio::test]
-async fn test_connection_names_each_credential_failure() {
+async fn the_connection_check_names_each_credential_failure() {
     let stand_in = StandIn::start().await.unwrap();
     let unknown_tenant = "00000000-0000-4000-8000-000000000000";
     let unknown_client = "11111111-1111-4111-8111-111111111111";
@@ -383,7 +374,7 @@ async fn test_connection_names_each_credential_failure() {
         ),
     ];
     for (builder, code, fix) in cases {
-        let report = test_connection(builder).await;
+        let report = check_connection(builder).await;
         let text = report.to_string();
         assert!(
             text.starts_with("Connection failed: `corp-vault`"),
@@ -404,7 +395,7 @@ async fn test_connection_names_each_credential_failure() {
 }
 
 #[tokio::test]
-async fn test_connection_names_the_missing_grant() {
+async fn the_connection_check_names_the_missing_grant() {
     let stand_in = StandIn::start().await.unwrap();
     for (host, missing, words) in [
         (
@@ -419,7 +410,7 @@ async fn test_connection_names_the_missing_grant() {
         ),
     ] {
         let report =
-            test_connection(builder(&stand_in, host).with_client_id(NO_ACCESS_CLIENT_ID)).await;
+            check_connection(builder(&stand_in, host).with_client_id(NO_ACCESS_CLIENT_ID)).await;
         match report.error() {
             Some(Error::PermissionDenied { missing: got, .. }) => assert_eq!(got, &missing),
             other => panic!("{host}: expected PermissionDenied, got {other:?}"),
@@ -429,7 +420,7 @@ async fn test_connection_names_the_missing_grant() {
 }
 
 #[tokio::test]
-async fn test_connection_names_transport_failures() {
+async fn the_connection_check_names_transport_failures() {
     let stand_in = StandIn::start().await.unwrap();
 
     // The stand-in's CA is not trusted: TLS fails, and says what to add.
@@ -444,7 +435,7 @@ async fn test_connection_names_transport_failures() {
     for name in StandIn::hosts() {
         untrusted = untrusted.with_resolve(name, stand_in.addr());
     }
-    let report = test_connection(untrusted).await;
+    let report = check_connection(untrusted).await;
     match report.error() {
         Some(e @ Error::Unavailable { .. }) => {
             assert!(e.to_string().contains("certificate is not trusted"), "{e}");
@@ -461,7 +452,7 @@ async fn test_connection_names_transport_failures() {
         .with_vault_url(format!("https://primary.localhost:{port}"))
         .with_max_retries(2)
         .with_retry_delays(Duration::from_millis(20), Duration::from_millis(50));
-    let report = test_connection(refused).await;
+    let report = check_connection(refused).await;
     match report.error() {
         Some(e @ Error::Unavailable { .. }) => {
             assert!(e.is_temporary(), "{e}");
@@ -477,7 +468,7 @@ async fn test_connection_names_transport_failures() {
         .with_try_timeout(Duration::from_millis(300))
         .with_deadline(Duration::from_secs(20));
     let started = Instant::now();
-    let report = test_connection(slow_try).await;
+    let report = check_connection(slow_try).await;
     // Far below the 20 s the vault would take: the try timeout, not the deadline, ended it.
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -496,7 +487,7 @@ async fn test_connection_names_transport_failures() {
     stand_in.inject(Fault::new(PRIMARY_HOST, 200, "{}").with_delay(Duration::from_secs(20)));
     let slow = builder(&stand_in, PRIMARY_HOST).with_deadline(Duration::from_millis(500));
     let started = Instant::now();
-    let report = test_connection(slow).await;
+    let report = check_connection(slow).await;
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "took {:?}",
@@ -522,7 +513,13 @@ async fn redirects_are_not_followed() {
         .fetch(&SecretName::new("db-password").unwrap(), None)
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
+    match &error {
+        Error::InvalidConfig { field, reason, .. } => {
+            assert_eq!(field, "vault URL");
+            assert!(reason.contains("a redirect is not followed"), "{reason}");
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
     assert!(
         stand_in.requests().iter().all(|r| r.host != SECONDARY_HOST),
         "the redirect was followed: {:?}",
@@ -553,7 +550,7 @@ async fn a_long_retry_after_on_503_is_capped() {
         .fetch(&SecretName::new("db-password").unwrap(), None)
         .await
         .expect("the retry succeeds");
-    assert_eq!(secret.value.expose_secret(), "v");
+    assert_eq!(secret.secret.expose_secret(), "v");
     // Not an hour, nor the 20 s deadline: the wait was capped at the longest back-off.
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -586,7 +583,7 @@ async fn throttling_reports_the_retry_after() {
 async fn a_challenge_for_another_resource_gets_no_token() {
     let stand_in = StandIn::start().await.unwrap();
     stand_in.set_challenge_resource("https://vault.azure.net");
-    let report = test_connection(builder(&stand_in, PRIMARY_HOST)).await;
+    let report = check_connection(builder(&stand_in, PRIMARY_HOST)).await;
     match report.error() {
         Some(e @ Error::InvalidConfig { .. }) => {
             assert!(e.to_string().contains("challenge"), "{e}")
@@ -597,8 +594,126 @@ async fn a_challenge_for_another_resource_gets_no_token() {
         stand_in
             .requests()
             .iter()
-            .all(|r| !r.authorized && r.host != support::LOGIN_HOST),
+            .all(|r| !r.authorized && r.host != LOGIN_HOST),
         "a token was requested or sent: {:?}",
         stand_in.requests()
     );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_named_as_such() {
+    let stand_in = StandIn::start().await.unwrap();
+    stand_in.seed(PRIMARY_HOST, "db-password", Seed::value("v"));
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    let name = SecretName::new("db-password").unwrap();
+    vault.fetch(&name, None).await.expect("a fresh token");
+    // The credential still holds the token it was given for an hour; the vault says it has
+    // expired (as after a clock jump).
+    stand_in.expire_tokens();
+    match vault.fetch(&name, None).await {
+        Err(e @ Error::Unauthenticated { .. }) => {
+            let Error::Unauthenticated { code, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!(code.as_deref(), Some("TokenExpired"), "{e}");
+            assert!(e.to_string().contains("check this host's clock"), "{e}");
+        }
+        other => panic!("expected Unauthenticated, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn secrets_changed_by_their_owner_read_as_they_are_now() {
+    let stand_in = StandIn::start().await.unwrap();
+    let vault = backend(&stand_in, PRIMARY_HOST);
+    let first = set(&vault, "db-password", "v1", SdkAttributes::default(), None).await;
+    set(&vault, "db-password", "v2", SdkAttributes::default(), None).await;
+    let name = SecretName::new("db-password").unwrap();
+
+    // The latest version disabled by its owner: refused; the older one still reads.
+    let disable = UpdateSecretPropertiesParameters {
+        secret_attributes: Some(SdkAttributes {
+            enabled: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    vault
+        .client()
+        .update_secret_properties("db-password", disable.try_into().unwrap(), None)
+        .await
+        .expect("updated");
+    assert!(
+        matches!(
+            vault.fetch(&name, None).await,
+            Err(Error::Disabled { version: None, .. })
+        ),
+        "the latest version is disabled"
+    );
+    let older = vault.fetch(&name, Some(&first)).await.expect("enabled");
+    assert_eq!(older.secret.expose_secret(), "v1");
+
+    // Deleted: not found, and the check still succeeds.
+    vault
+        .client()
+        .delete_secret("db-password", None)
+        .await
+        .expect("deleted");
+    assert!(
+        matches!(vault.fetch(&name, None).await, Err(Error::NotFound { .. })),
+        "a deleted secret is not found"
+    );
+    vault
+        .check()
+        .await
+        .expect("the check reads a name that never existed");
+}
+
+#[tokio::test]
+async fn an_earlier_api_version_is_served() {
+    let stand_in = StandIn::start().await.unwrap();
+    stand_in.seed(PRIMARY_HOST, "db-password", Seed::value("v"));
+    let vault = builder(&stand_in, PRIMARY_HOST)
+        .with_api_version("7.4")
+        .build()
+        .unwrap();
+    let fetched = vault
+        .fetch(&SecretName::new("db-password").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(fetched.secret.expose_secret(), "v");
+    assert!(
+        stand_in
+            .requests()
+            .iter()
+            .filter(|r| r.host == PRIMARY_HOST)
+            .all(|r| r.path_and_query.ends_with("?api-version=7.4")),
+        "{:?}",
+        stand_in.requests()
+    );
+
+    // A version Key Vault does not know is a 400 the backend reports as Rejected.
+    let vault = builder(&stand_in, PRIMARY_HOST)
+        .with_api_version("2099-01-01")
+        .build()
+        .unwrap();
+    match vault
+        .fetch(&SecretName::new("db-password").unwrap(), None)
+        .await
+    {
+        Err(Error::Rejected {
+            status: 400,
+            code,
+            detail,
+            ..
+        }) => {
+            assert_eq!(code.as_deref(), Some("BadParameter"));
+            assert!(
+                detail.contains("(2099-01-01) is not recognized"),
+                "{detail}"
+            );
+            assert!(detail.contains("check the API version"), "{detail}");
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
 }

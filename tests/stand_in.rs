@@ -1,8 +1,6 @@
-//! The HTTPS stand-in of Entra ID and Key Vault (`tests/support`), driven through the real Azure
-//! SDK over real TLS, plus the parts of its wire contract the SDK does not reach.
-#![cfg(feature = "azure")]
-
-mod support;
+//! The HTTPS stand-in of Entra ID and Key Vault (`secretscope::testing`), driven through the
+//! real Azure SDK over real TLS, plus the parts of its wire contract the SDK does not reach.
+#![cfg(feature = "testing")]
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -15,14 +13,16 @@ use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_core::time::{Duration, OffsetDateTime};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use azure_security_keyvault_secrets::models::{
-    SecretAttributes, SecretClientGetSecretOptions, SetSecretParameters,
+    SecretAttributes, SecretClientGetSecretOptions, SecretClientUpdateSecretPropertiesOptions,
+    SetSecretParameters, UpdateSecretPropertiesParameters,
 };
 use azure_security_keyvault_secrets::{ResourceExt, SecretClient, SecretClientOptions};
-use serde_json::Value;
-use support::{
+use secretscope::prelude::*;
+use secretscope::testing::{
     API_VERSION, CLIENT_ID, CLIENT_SECRET, EXPIRED_SECRET_CLIENT_ID, Fault, LOGIN_HOST,
     NO_ACCESS_CLIENT_ID, PRIMARY_HOST, Recorded, SECONDARY_HOST, Seed, StandIn, TENANT_ID,
 };
+use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn StdError>>;
 
@@ -291,14 +291,12 @@ async fn the_two_vaults_have_separate_stores() -> TestResult {
     let version = stand_in.seed(
         SECONDARY_HOST,
         "shared",
-        Seed {
-            content_type: Some("text/plain".into()),
-            ..Seed::value("secondary-value")
-        },
+        Seed::value("secondary-value").with_content_type("text/plain"),
     );
     let got = secondary.get_secret("shared", None).await?.into_model()?;
     assert_eq!(got.value.as_deref(), Some("secondary-value"));
-    assert_eq!(version_of(&got), version);
+    assert_eq!(got.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(version_of(&got), version.as_str());
     assert_eq!(
         got.id.as_deref(),
         Some(
@@ -444,66 +442,129 @@ async fn a_foreign_challenge_resource_is_refused_before_any_token() -> TestResul
     Ok(())
 }
 
-/// What the SDK never sends: no or forged tokens, other api-versions, bad names, other paths
-/// and methods, and injected faults.
+/// What the SDK never sends: no, forged or expired tokens, other api-versions, bad names, other
+/// paths and methods, and injected faults.
 #[tokio::test]
 async fn the_wire_contract_outside_the_sdk() -> TestResult {
     let stand_in = StandIn::start().await?;
     let http = stand_in.reqwest_client();
     let vault = stand_in.vault_url(PRIMARY_HOST);
     let secret_url = format!("{vault}/secrets/db-password/?api-version={API_VERSION}");
+    let challenge = format!(
+        "Bearer authorization=\"{}/{TENANT_ID}\", resource=\"https://localhost\"",
+        stand_in.authority_host()
+    );
 
-    // No token, then a token the stand-in never issued: the challenge.
-    for token in [None, Some("forged")] {
+    // No token, then a token the stand-in never issued: the challenge, and Key Vault's words
+    // for each.
+    for (token, body) in [
+        (
+            None,
+            r#"{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}"#,
+        ),
+        (
+            Some("forged"),
+            r#"{"error":{"code":"Unauthorized","message":"[BearerReadAccessTokenFailed] Error validating token: 'S2S12005'."}}"#,
+        ),
+    ] {
         let mut request = http.get(&secret_url);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await?;
         assert_eq!(response.status().as_u16(), 401);
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            format!(
-                "Bearer authorization=\"{}/{TENANT_ID}\", resource=\"https://localhost\"",
-                stand_in.authority_host()
-            )
-            .as_str()
-        );
-        assert_eq!(
-            response.text().await?,
-            r#"{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}"#
-        );
+        assert_eq!(response.headers()["www-authenticate"], challenge.as_str());
+        assert_eq!(response.text().await?, body);
     }
 
-    // A real token.
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", CLIENT_ID)
-        .append_pair("client_secret", CLIENT_SECRET)
-        .append_pair("grant_type", "client_credentials")
-        .append_pair("scope", "https://localhost/.default")
-        .finish();
-    let response = http
-        .post(format!(
+    // Tokens: for the vault's resource, for another one Entra ID knows, and for one it does
+    // not know.
+    let ask_token = |scope: &'static str| {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("client_secret", CLIENT_SECRET)
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", scope)
+            .finish();
+        http.post(format!(
             "{}/{TENANT_ID}/oauth2/v2.0/token",
             stand_in.authority_host()
         ))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .send()
-        .await?;
+    };
+    let response = ask_token("https://localhost/.default").await?;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = serde_json::from_str(&response.text().await?)?;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
     assert_eq!(body["ext_expires_in"], 3599);
-    let token = body["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let token = body["access_token"].as_str().unwrap_or_default().to_owned();
 
-    // Wrong or missing api-version, an invalid name: 400 BadParameter.
+    let response = ask_token("https://management.azure.com/.default").await?;
+    let body: Value = serde_json::from_str(&response.text().await?)?;
+    let management = body["access_token"].as_str().unwrap_or_default().to_owned();
+    let response = http
+        .get(&secret_url)
+        .bearer_auth(&management)
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(response.headers()["www-authenticate"], challenge.as_str());
+    assert_eq!(
+        response.text().await?,
+        r#"{"error":{"code":"Unauthorized","message":"AKV10022: Invalid audience. Expected https://localhost, found: https://management.azure.com."}}"#
+    );
+
+    let response = ask_token("https://unknown.example/.default").await?;
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(body["error"], "invalid_resource");
+    assert_eq!(body["error_codes"], serde_json::json!([500011]));
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with(
+            "AADSTS500011: The resource principal named https://unknown.example was not found"
+        ),
+        "{description}"
+    );
+    assert!(description.contains("\r\nTrace ID: "), "{description}");
+
+    // Key Vault's headers, the caller's request ID echoed.
+    let response = http
+        .get(&secret_url)
+        .bearer_auth(&token)
+        .header("x-ms-client-request-id", "5e3c0a4b-test")
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 404);
+    let headers = response.headers();
+    assert_eq!(headers["x-ms-client-request-id"], "5e3c0a4b-test");
+    assert_eq!(headers["x-ms-keyvault-region"], "westeurope");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert!(
+        headers["content-type"]
+            .to_str()?
+            .starts_with("application/json")
+    );
+    let request_id = headers["x-ms-request-id"].to_str()?;
+    assert_eq!(
+        (request_id.len(), request_id.matches('-').count()),
+        (36, 4),
+        "{request_id}"
+    );
+
+    // An earlier stable api-version is served; an unknown or missing one, or an invalid name,
+    // is 400 BadParameter.
+    let response = http
+        .get(format!("{vault}/secrets/db-password/?api-version=7.4"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 404);
     for url in [
-        format!("{vault}/secrets/db-password/?api-version=7.4"),
+        format!("{vault}/secrets/db-password/?api-version=2099-01-01"),
         format!("{vault}/secrets/db-password/"),
         format!("{vault}/secrets/db_password/?api-version={API_VERSION}"),
     ] {
@@ -513,27 +574,31 @@ async fn the_wire_contract_outside_the_sdk() -> TestResult {
         assert_eq!(body["error"]["code"], "BadParameter", "{url}");
     }
 
-    // Other paths: a plain-text 404. Other methods: 405.
-    let response = http
-        .get(format!("{vault}/keys/x/?api-version={API_VERSION}"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    assert_eq!(response.status().as_u16(), 404);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()?
-            .starts_with("text/plain")
-    );
-    assert!(serde_json::from_str::<Value>(&response.text().await?).is_err());
-    let response = http.delete(&secret_url).bearer_auth(&token).send().await?;
+    // Paths and methods it does not serve: its own plain-text 404 and 405.
+    for url in [
+        format!("{vault}/keys/x/?api-version={API_VERSION}"),
+        format!("{vault}/secrets/db-password/versions?api-version={API_VERSION}"),
+    ] {
+        let response = http.get(&url).bearer_auth(&token).send().await?;
+        assert_eq!(response.status().as_u16(), 404, "{url}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()?
+                .starts_with("text/plain")
+        );
+        let text = response.text().await?;
+        assert!(text.contains("not a Key Vault answer"), "{text}");
+    }
+    let response = http.post(&secret_url).bearer_auth(&token).send().await?;
     assert_eq!(response.status().as_u16(), 405);
 
-    // An injected fault answers the next request to its host only.
+    // An injected fault answers the next request to its host only, exactly as given.
     stand_in.inject(Fault::throttled(PRIMARY_HOST, Some(2)));
     let response = http.get(&secret_url).bearer_auth(&token).send().await?;
     assert_eq!(response.status().as_u16(), 429);
     assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(body["error"]["code"], "Throttled");
     let response = http.get(&secret_url).bearer_auth(&token).send().await?;
     assert_eq!(response.status().as_u16(), 404);
 
@@ -546,19 +611,177 @@ async fn the_wire_contract_outside_the_sdk() -> TestResult {
                 && r.authorized
                 && r.client_id.as_deref() == Some(CLIENT_ID))
     );
-    assert_eq!(requests.iter().filter(|r| r.status == 401).count(), 2);
+    assert_eq!(requests.iter().filter(|r| r.status == 401).count(), 3);
     assert!(
         requests
             .iter()
-            .any(|r| r.method == "DELETE" && r.status == 405)
+            .any(|r| r.method == "POST" && r.host == PRIMARY_HOST && r.status == 405)
     );
     stand_in.clear_requests();
     assert!(stand_in.requests().is_empty());
 
-    // Revoked tokens are challenged again.
-    stand_in.revoke_tokens();
+    // Expired tokens are challenged again, with Key Vault's words for an expired token.
+    stand_in.expire_tokens();
     let response = http.get(&secret_url).bearer_auth(&token).send().await?;
     assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(response.headers()["www-authenticate"], challenge.as_str());
+    assert_eq!(
+        response.text().await?,
+        r#"{"error":{"code":"Unauthorized","message":"[TokenExpired] Error validating token: 'S2S12086'."}}"#
+    );
+    assert_eq!(stand_in.requests()[0].client_id, None);
+    Ok(())
+}
+
+/// `PATCH` updates one version (the latest without one) and answers without the value; `DELETE`
+/// soft-deletes, after which the name reads as missing and cannot be reused.
+#[tokio::test]
+async fn secrets_are_updated_and_deleted_like_the_real_service() -> TestResult {
+    let stand_in = StandIn::start().await?;
+    let client =
+        stand_in.secret_client(PRIMARY_HOST, stand_in.credential(CLIENT_ID, CLIENT_SECRET));
+    let old = stand_in.seed(PRIMARY_HOST, "db-password", Seed::value("old"));
+    let latest = stand_in.seed(
+        PRIMARY_HOST,
+        "db-password",
+        Seed::value("new").with_tag("env", "test"),
+    );
+
+    // The latest version, without naming it: disabled now.
+    let params = UpdateSecretPropertiesParameters {
+        secret_attributes: Some(SecretAttributes {
+            enabled: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let updated = client
+        .update_secret_properties("DB-PASSWORD", params.try_into()?, None)
+        .await?
+        .into_model()?;
+    assert_eq!(updated.value, None, "an update answers without the value");
+    assert_eq!(version_of(&updated), latest.as_str());
+    assert_eq!(updated.attributes.and_then(|a| a.enabled), Some(false));
+    assert_eq!(
+        updated
+            .tags
+            .as_ref()
+            .and_then(|t| t.get("env"))
+            .map(String::as_str),
+        Some("test"),
+        "what the update does not name is kept"
+    );
+    let err = client.get_secret("db-password", None).await.unwrap_err();
+    assert_eq!(http_error(&err).0, 403);
+
+    // A pinned version: its content type, the value untouched.
+    let params = UpdateSecretPropertiesParameters {
+        content_type: Some("text/plain".into()),
+        ..Default::default()
+    };
+    let options = SecretClientUpdateSecretPropertiesOptions {
+        secret_version: Some(old.to_string()),
+        ..Default::default()
+    };
+    client
+        .update_secret_properties("db-password", params.try_into()?, Some(options))
+        .await?;
+    let got = client
+        .get_secret("db-password", by_version(old.as_str()))
+        .await?
+        .into_model()?;
+    assert_eq!(got.value.as_deref(), Some("old"));
+    assert_eq!(got.content_type.as_deref(), Some("text/plain"));
+
+    // Deleted: recoverable for 90 days, missing meanwhile, and its name taken.
+    let deleted = client
+        .delete_secret("db-password", None)
+        .await?
+        .into_model()?;
+    let deleted_at = deleted.deleted_date.expect("a deletion date");
+    let purge_at = deleted.scheduled_purge_date.expect("a purge date");
+    assert_eq!((purge_at - deleted_at).whole_days(), 90);
+    assert_eq!(
+        deleted.recovery_id.as_deref(),
+        Some(
+            format!(
+                "{}/deletedsecrets/db-password",
+                stand_in.vault_url(PRIMARY_HOST)
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        deleted.id.as_deref(),
+        Some(
+            format!(
+                "{}/secrets/db-password/{latest}",
+                stand_in.vault_url(PRIMARY_HOST)
+            )
+            .as_str()
+        )
+    );
+    let err = client.get_secret("db-password", None).await.unwrap_err();
+    let (status, body) = http_error(&err);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &Value::from("SecretNotFound"))
+    );
+    let params = SetSecretParameters {
+        value: Some("again".into()),
+        ..Default::default()
+    };
+    let err = client
+        .set_secret("Db-Password", params.try_into()?, None)
+        .await
+        .unwrap_err();
+    let (status, body) = http_error(&err);
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "Conflict");
+    assert_eq!(
+        body["error"]["innererror"]["code"],
+        "ObjectIsDeletedButRecoverable"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "Secret db-password is currently in a deleted but recoverable state, and its name \
+         cannot be reused; in this state, the secret can only be recovered or purged."
+    );
+    let err = client.delete_secret("db-password", None).await.unwrap_err();
+    assert_eq!(http_error(&err).0, 404);
+
+    // An empty value is a value.
+    let params = SetSecretParameters {
+        value: Some(String::new()),
+        ..Default::default()
+    };
+    client.set_secret("empty", params.try_into()?, None).await?;
+    let got = client.get_secret("empty", None).await?.into_model()?;
+    assert_eq!(got.value.as_deref(), Some(""));
+    Ok(())
+}
+
+/// `Debug` never shows a client secret, a token or a seeded value.
+#[tokio::test]
+async fn debug_output_holds_no_secret() -> TestResult {
+    let stand_in = StandIn::start().await?;
+    let seed = Seed::value("seeded-canary-value").with_content_type("text/plain");
+    let fault = Fault::new(PRIMARY_HOST, 200, r#"{"value":"fault-canary-value"}"#);
+    let builder = stand_in.builder(PRIMARY_HOST);
+    let debug = format!("{stand_in:?} {seed:?} {fault:?} {builder:?}");
+    assert!(debug.contains("text/plain"), "{debug}");
+    for canary in ["seeded-canary-value", "fault-canary-value", CLIENT_SECRET] {
+        assert!(!debug.contains(canary), "{debug}");
+    }
+    stand_in.seed(PRIMARY_HOST, "db-password", seed);
+    let vault = builder.build()?;
+    vault
+        .fetch(&secretscope::SecretName::new("db-password")?, None)
+        .await?;
+    let debug = format!("{stand_in:?} {:?}", stand_in.requests());
+    for canary in ["seeded-canary-value", CLIENT_SECRET, "standin."] {
+        assert!(!debug.contains(canary), "{debug}");
+    }
     Ok(())
 }
 

@@ -5,31 +5,70 @@ use hyper::Method;
 use serde_json::json;
 use url::form_urlencoded;
 
-use super::{APPS, Answer, State, TENANT_ID};
+use super::server::{Answer, Asked, State, Token};
+use super::{
+    CHALLENGE_RESOURCE, CLIENT_ID, CLIENT_SECRET, EXPIRED_SECRET_CLIENT_ID, NO_ACCESS_CLIENT_ID,
+    TENANT_ID,
+};
+
+/// A registered application.
+pub(super) struct App {
+    pub(super) client_id: &'static str,
+    pub(super) object_id: &'static str,
+    secret: &'static str,
+    secret_expired: bool,
+    pub(super) can_access: bool,
+}
+
+pub(super) const APPS: [App; 3] = [
+    App {
+        client_id: CLIENT_ID,
+        object_id: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        secret: CLIENT_SECRET,
+        secret_expired: false,
+        can_access: true,
+    },
+    App {
+        client_id: NO_ACCESS_CLIENT_ID,
+        object_id: "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
+        secret: CLIENT_SECRET,
+        secret_expired: false,
+        can_access: false,
+    },
+    App {
+        client_id: EXPIRED_SECRET_CLIENT_ID,
+        object_id: "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f",
+        secret: CLIENT_SECRET,
+        secret_expired: true,
+        can_access: true,
+    },
+];
 
 const TOKEN_PATH_SUFFIX: &str = "/oauth2/v2.0/token";
 
-/// Answers one request to `login.localhost`. `client_id` is set to the form's `client_id`, so
-/// the request log can say who asked (the client secret is never kept).
-pub(super) fn handle(state: &mut State, method: &Method, path: &str, body: &[u8]) -> Answer {
-    let Some(tenant) = path
+/// Answers one request to [`LOGIN_HOST`](super::LOGIN_HOST). The answer names the form's
+/// `client_id`, so the request log can say who asked; the client secret is never kept.
+pub(super) fn handle(state: &mut State, asked: &Asked<'_>) -> Answer {
+    let Some(tenant) = asked
+        .path
         .strip_prefix('/')
         .and_then(|p| p.strip_suffix(TOKEN_PATH_SUFFIX))
         .filter(|t| !t.is_empty() && !t.contains('/'))
     else {
-        return Answer::not_found();
+        return Answer::not_served();
     };
-    if method != Method::POST {
-        return Answer::not_found();
+    if asked.method != Method::POST {
+        return Answer::not_served();
     }
 
-    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let form: Vec<(String, String)> = form_urlencoded::parse(asked.body).into_owned().collect();
     let field = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let client_id = field("client_id").map(str::to_string);
+    let client_id = field("client_id").map(str::to_owned);
+    let vault_resource = state.challenge_resource.trim_end_matches('/').to_owned();
     let mut answer = |status, error: &str, code, description: String| {
         entra_error(state, status, error, code, &description).client(client_id.clone())
     };
@@ -89,7 +128,7 @@ pub(super) fn handle(state: &mut State, method: &Method, path: &str, body: &[u8]
             7000216,
             "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the \
              'client_credentials' grant type."
-                .to_string(),
+                .to_owned(),
         );
     };
     if secret != app.secret {
@@ -133,8 +172,38 @@ pub(super) fn handle(state: &mut State, method: &Method, path: &str, body: &[u8]
         );
     }
 
+    let audience = scope.trim_end_matches("/.default").trim_end_matches('/');
+    let known = [
+        CHALLENGE_RESOURCE,
+        "https://vault.azure.net",
+        "https://management.azure.com",
+        &vault_resource,
+    ];
+    if !known.contains(&audience) {
+        return answer(
+            400,
+            "invalid_resource",
+            500011,
+            format!(
+                "AADSTS500011: The resource principal named {audience} was not found in the \
+                 tenant named {TENANT_ID}. This can happen if the application has not been \
+                 installed by the administrator of the tenant or consented to by any user in the \
+                 tenant. You might have sent your authentication request to the wrong tenant."
+            ),
+        );
+    }
+
     let token = format!("standin.{}{}", state.hex32(), state.hex32());
-    state.tokens.insert(token.clone(), app.client_id);
+    let audience = audience.to_owned();
+    state.tokens.insert(
+        token.clone(),
+        Token {
+            client: app.client_id,
+            audience,
+            expired: false,
+        },
+    );
+    let request_id = state.guid();
     Answer::json(
         200,
         json!({
@@ -145,12 +214,13 @@ pub(super) fn handle(state: &mut State, method: &Method, path: &str, body: &[u8]
         }),
     )
     .header("cache-control", "no-store, no-cache")
-    .client(Some(app.client_id.to_string()))
+    .header("x-ms-request-id", request_id)
+    .client(Some(app.client_id.to_owned()))
 }
 
-/// An Entra error body of the real shape. The description ends, like the real one, with the
-/// trace ID, correlation ID and timestamp, separated by spaces: `azure_identity` 1.0 parses
-/// `error_description` as a borrowed `&str`, so it must not contain JSON escapes.
+/// An Entra error body of the real shape: the description ends, as the real one does, in lines
+/// with the trace ID, correlation ID and timestamp, separated by `\r\n` (JSON escapes that
+/// `azure_identity` 1.0 cannot read into its borrowed strings, as with the real service).
 fn entra_error(
     state: &mut State,
     status: u16,
@@ -167,7 +237,7 @@ fn entra_error(
         json!({
             "error": error,
             "error_description": format!(
-                "{description} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
+                "{description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
             ),
             "error_codes": [code],
             "timestamp": timestamp,
@@ -177,6 +247,7 @@ fn entra_error(
         }),
     )
     .header("cache-control", "no-store, no-cache")
+    .header("x-ms-request-id", trace_id)
 }
 
 /// Entra's timestamp format: `2025-04-18 16:04:37Z`.
