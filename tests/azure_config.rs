@@ -1,22 +1,38 @@
 //! Building an Azure backend from the environment and from what an administrator types, with
-//! no I/O: every check happens in `build()`.
+//! no I/O: every check happens in `build()`, and nothing typed is printed unless it validates.
 //!
-//! This file holds one test that changes the process environment; it is its own test binary so
-//! nothing else reads the environment meanwhile.
+//! One test here changes the process environment. Every test that builds a backend holds
+//! [`ENVIRONMENT`], so none reads the environment (the SDK and the HTTP client do) while it
+//! changes.
 #![cfg(feature = "azure")]
 
-use secretscope::Error;
+mod support;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
 use secretscope::azure::{
     AzureKeyVaultBuilder, ENV_AUTHORITY_HOST, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TENANT_ID,
     ENV_VAULT_URL,
 };
+use secretscope::prelude::*;
+use secretscope::{Error, SecretName, SecretVersion};
+use support::mock::Mock;
+use support::{VAULT, assert_clean, assert_no_canary, client_secret_builder, fast};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const CLIENT: &str = "1b730954-1685-4b74-9bfd-dac224a7b894";
 
+/// Held by every test that builds a backend or changes the environment.
+static ENVIRONMENT: Mutex<()> = Mutex::new(());
+
+fn environment() -> MutexGuard<'static, ()> {
+    ENVIRONMENT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn set(name: &str, value: &str) {
-    // SAFETY: this binary's only test runs on one thread and nothing else in the process reads
-    // or writes the environment while it does.
+    // SAFETY: the caller holds `ENVIRONMENT`: no other test of this binary runs code that reads
+    // or writes the environment meanwhile.
     unsafe { std::env::set_var(name, value) }
 }
 
@@ -34,6 +50,7 @@ fn config_error(builder: AzureKeyVaultBuilder) -> (String, String) {
 
 #[test]
 fn settings_from_the_environment_and_from_an_administrator() {
+    let _environment = environment();
     // Missing variables are named, one at a time, in the order a person fixes them.
     for name in [
         ENV_VAULT_URL,
@@ -58,6 +75,11 @@ fn settings_from_the_environment_and_from_an_administrator() {
     assert_eq!(field, "client ID (AZURE_CLIENT_ID)");
     assert!(reason.contains("Application (client) ID"), "{reason}");
 
+    // A GUID without its hyphens is not how the portal shows one.
+    set(ENV_CLIENT_ID, &CLIENT.replace('-', ""));
+    let (field, _) = config_error(AzureKeyVaultBuilder::from_env());
+    assert_eq!(field, "client ID (AZURE_CLIENT_ID)");
+
     set(ENV_CLIENT_ID, CLIENT);
     set(ENV_CLIENT_SECRET, "");
     let (field, _) = config_error(AzureKeyVaultBuilder::from_env());
@@ -68,7 +90,10 @@ fn settings_from_the_environment_and_from_an_administrator() {
         .build()
         .expect("valid settings");
     assert_eq!(backend.vault_url(), "https://corp-vault.vault.azure.net");
-    assert_eq!(backend.connection_name(), "corp-vault.vault.azure.net");
+    assert_eq!(
+        backend.location().host(),
+        Some("corp-vault.vault.azure.net")
+    );
     let debug = format!("{backend:?} {:?}", AzureKeyVaultBuilder::from_env());
     assert!(!debug.contains("env-client-secret"), "{debug}");
 
@@ -123,4 +148,121 @@ fn settings_from_the_environment_and_from_an_administrator() {
     assert!(!format!("{typed:?}").contains("hunter2"), "{typed:?}");
     let (_, reason) = config_error(typed);
     assert!(!reason.contains("hunter2"), "{reason}");
+}
+
+#[test]
+fn bad_settings_are_refused_before_any_request() {
+    let _environment = environment();
+    let mock = Mock::new([], []);
+    let base = || client_secret_builder(&mock);
+    let cases: Vec<(AzureKeyVaultBuilder, &str, &str)> = vec![
+        (base().with_vault_url(""), "vault URL", "it is empty"),
+        (
+            base().with_vault_url("http://corp-vault.vault.azure.net"),
+            "vault URL",
+            "must start with https://",
+        ),
+        (
+            base().with_vault_url("https://admin:pw@corp-vault.vault.azure.net"),
+            "vault URL",
+            "user information",
+        ),
+        (
+            base().with_vault_url("https://corp-vault.vault.azure.net/?api-version=7.4"),
+            "vault URL",
+            "query or fragment",
+        ),
+        (
+            base().with_vault_url("https://corp-vault.vault.azure.net/secrets/db-password"),
+            "vault URL",
+            "not a secret identifier",
+        ),
+        (
+            base().with_vault_url("https://vault.corp.example.com"),
+            "vault URL",
+            "allow a custom host explicitly",
+        ),
+        (
+            base().with_tenant_id("not a tenant!"),
+            "tenant ID",
+            "Directory (tenant) ID",
+        ),
+        (base().with_tenant_id(""), "tenant ID", "it is empty"),
+        (
+            base().with_client_id("payments-app"),
+            "client ID",
+            "Application (client) ID",
+        ),
+        (
+            base().with_client_id("{1b730954-1685-4b74-9bfd-dac224a7b894}"),
+            "client ID",
+            "Application (client) ID",
+        ),
+        (
+            base().with_client_secret(""),
+            "client secret",
+            "Certificates & secrets",
+        ),
+        (
+            base().with_client_secret("   "),
+            "client secret",
+            "Certificates & secrets",
+        ),
+        (
+            fast(
+                AzureKeyVaultBuilder::new()
+                    .with_vault_url(VAULT)
+                    .with_http_client(mock.clone()),
+            ),
+            "tenant ID",
+            "choose another credential",
+        ),
+        (
+            base().with_deadline(Duration::ZERO),
+            "timeouts",
+            "longer than zero",
+        ),
+    ];
+    for (builder, expected_field, fix) in cases {
+        let debug = format!("{builder:?}");
+        assert_no_canary(&debug);
+        let error = builder.build().expect_err(expected_field);
+        let Error::InvalidConfig { field, reason, .. } = &error else {
+            panic!("expected InvalidConfig, got {error:?}");
+        };
+        assert_eq!(field, expected_field, "{error}");
+        assert!(reason.contains(fix), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid configuration for {expected_field}: ")),
+            "{error}"
+        );
+        assert_clean(&error);
+    }
+
+    // A custom host is accepted when allowed, still without any request.
+    let backend = base()
+        .with_vault_url("https://vault.corp.example.com")
+        .with_allow_custom_host(true)
+        .build()
+        .expect("allowed custom host");
+    assert_eq!(backend.vault_url(), "https://vault.corp.example.com");
+    assert_eq!(backend.location().host(), Some("vault.corp.example.com"));
+    assert!(mock.seen().is_empty(), "{:?}", mock.seen());
+}
+
+#[test]
+fn names_that_could_change_the_path_cannot_be_built() {
+    // The SDK neither validates nor escapes names: only names of the grammar reach it.
+    for bad in ["../keys/x", "a/b", "db password", "a?b", "", "x%2Fy"] {
+        assert!(SecretName::new(bad).is_err(), "{bad:?}");
+    }
+    for bad in [
+        "../x",
+        "4387e9f3d6e14c459867679a90fd0f7",
+        "zz87e9f3d6e14c459867679a90fd0f79",
+    ] {
+        assert!(SecretVersion::new(bad).is_err(), "{bad:?}");
+    }
 }

@@ -9,9 +9,9 @@
 use secretscope::azure::{
     AzureKeyVaultBuilder, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TENANT_ID, ENV_VAULT_URL,
 };
+use secretscope::prelude::*;
 use secretscope::{
-    Connection, Error, ScopeMode, ScopePolicy, SecretBackend, SecretName, SecretsManager, Source,
-    WorkspaceManager,
+    Connection, Error, ScopeMode, ScopePolicy, SecretName, Source, WorkspaceManager,
 };
 
 /// The builder from the environment, or `None` after printing why the tests are skipped.
@@ -26,7 +26,7 @@ fn live_builder() -> Option<AzureKeyVaultBuilder> {
     .filter(|name| std::env::var(name).map_or(true, |v| v.is_empty()))
     .collect();
     if missing.is_empty() {
-        Some(AzureKeyVaultBuilder::from_env().with_connection_name("live-vault"))
+        Some(AzureKeyVaultBuilder::from_env())
     } else {
         println!(
             "skipping the live Azure Key Vault tests: {} not set (see README, \"Live tests\")",
@@ -37,12 +37,12 @@ fn live_builder() -> Option<AzureKeyVaultBuilder> {
 }
 
 #[tokio::test]
-async fn live_connection_test_succeeds() {
+async fn live_connection_check_succeeds() {
     let Some(builder) = live_builder() else {
         return;
     };
     let connection = Connection::new("live-vault", builder.build().expect("valid settings"));
-    let report = connection.test().await;
+    let report = connection.check().await;
     println!("{report}");
     assert!(report.is_success(), "{report}");
 }
@@ -69,7 +69,7 @@ async fn live_wrong_client_secret_is_named() {
         .with_client_secret("not-the-client-secret")
         .build()
         .expect("valid settings");
-    let report = Connection::new("live-vault", backend).test().await;
+    let report = Connection::new("live-vault", backend).check().await;
     println!("{report}");
     match report.error() {
         Some(Error::Unauthenticated { code, .. }) => {

@@ -9,9 +9,10 @@ use std::time::Duration;
 use secretscope::file::FileBackend;
 
 use secretscope::memory::{MemoryBackend, SecretAttributes};
+use secretscope::prelude::*;
 use secretscope::{
-    CacheOptions, Connection, Error, ScopeMode, ScopePolicy, SecretValue, SecretsManager,
-    WorkspaceManager,
+    CacheOptions, Connection, Error, Fetch, Location, ScopeMode, ScopePolicy, SecretName,
+    SecretValue, SecretVersion, WorkspaceManager,
 };
 use time::{Duration as TimeDelta, OffsetDateTime};
 
@@ -62,35 +63,36 @@ fn assert_error_clean(what: &str, error: &Error) {
 struct Flaky {
     inner: MemoryBackend,
     down: AtomicBool,
+    location: Location,
 }
 
-#[async_trait::async_trait]
-impl secretscope::SecretBackend for Flaky {
-    async fn fetch(
-        &self,
-        name: &secretscope::SecretName,
-        version: Option<&secretscope::SecretVersion>,
-    ) -> secretscope::Result<secretscope::Secret> {
-        self.check().await?;
-        self.inner.fetch(name, version).await
-    }
-    async fn check(&self) -> secretscope::Result<()> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Error::Unavailable {
-                location: "flaky".into(),
+impl Flaky {
+    fn failure(&self) -> Option<Error> {
+        self.down
+            .load(Ordering::SeqCst)
+            .then(|| Error::Unavailable {
+                location: self.location.clone(),
                 reason: "down for the test".into(),
                 source: Some(secretscope::ErrorSource::new(std::io::Error::other(
                     "reset",
                 ))),
-            });
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl secretscope::SecretBackend for Flaky {
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        match self.failure() {
+            Some(error) => Fetch::ready(Err(error)),
+            None => self.inner.fetch(name, version),
         }
-        Ok(())
     }
-    fn location(&self) -> &str {
-        "flaky"
+    async fn check(&self) -> secretscope::Result<()> {
+        self.failure().map_or(Ok(()), Err)
     }
-    fn vault_host(&self) -> Option<&str> {
-        None
+    fn location(&self) -> &Location {
+        &self.location
     }
 }
 
@@ -140,7 +142,7 @@ async fn the_canary_never_leaks() {
         )
         .build()
         .unwrap();
-    let manager = WorkspaceManager::builder(Arc::new(policy))
+    let manager = WorkspaceManager::builder(policy)
         .with_cache(CacheOptions::new().with_stale_if_error(Duration::from_secs(60)))
         .build();
 
@@ -149,23 +151,26 @@ async fn the_canary_never_leaks() {
     assert_eq!(resolved.value().expose_secret(), CANARY);
     let cached = manager.resolve_with_metadata("db-password").await.unwrap();
     let value = SecretValue::new(CANARY.to_owned());
-    let secret = secretscope::SecretBackend::fetch(
+    let fetched = secretscope::SecretBackend::fetch(
         &*workspace,
         &secretscope::SecretName::new("db-password").unwrap(),
         None,
     )
     .await
     .unwrap();
+    let secret = fetched.secret.clone();
     let connection = Connection::from_arc("corp-vault", workspace.clone());
-    let report = connection.test().await;
+    let report = connection.check().await;
     let debug_strings = [
         format!("{value:?}"),
         format!("{:?}", value.clone()),
         format!("{resolved:?}"),
         format!("{cached:?}"),
         format!("{:?}", resolved.metadata()),
-        serde_json::to_string(resolved.metadata()).unwrap(),
+        serde_json::to_string(&resolved.metadata()).unwrap(),
         format!("{secret:?}"),
+        format!("{fetched:?}"),
+        format!("{:?}", secret.properties()),
         format!("{workspace:?}"),
         format!("{connection:?}"),
         format!("{report:?}"),
@@ -239,6 +244,7 @@ async fn the_canary_never_leaks() {
         .collect();
     for expected in [
         "NotFound",
+        "UnconfiguredVaultHost",
         "Disabled",
         "Expired",
         "NotYetValid",
@@ -288,6 +294,7 @@ async fn the_canary_never_leaks() {
     let flaky = Arc::new(Flaky {
         inner: MemoryBackend::new(),
         down: AtomicBool::new(false),
+        location: Location::other("flaky"),
     });
     flaky.inner.set("db-password", CANARY).unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Project)
@@ -299,7 +306,7 @@ async fn the_canary_never_leaks() {
         .with_known_reference("project:billing/db-password")
         .build()
         .unwrap();
-    let flaky_manager = WorkspaceManager::builder(Arc::new(policy))
+    let flaky_manager = WorkspaceManager::builder(policy)
         .with_cache(
             CacheOptions::new()
                 .with_ttl(Duration::from_nanos(1))
@@ -318,7 +325,7 @@ async fn the_canary_never_leaks() {
     ));
     assert_clean("a plan with a failed check", &plan.to_string());
     let report = Connection::from_arc("flaky-vault", flaky.clone())
-        .test()
+        .check()
         .await;
     assert!(!report.is_success());
     assert_clean("a failed connection report", &report.to_string());
@@ -328,7 +335,7 @@ async fn the_canary_never_leaks() {
         .with_workspace_connection(Connection::from_arc("flaky-vault", flaky.clone()))
         .build()
         .unwrap();
-    let stale_manager = WorkspaceManager::builder(Arc::new(workspace_policy))
+    let stale_manager = WorkspaceManager::builder(workspace_policy)
         .with_cache(
             CacheOptions::new()
                 .with_ttl(Duration::from_nanos(1))
@@ -337,6 +344,8 @@ async fn the_canary_never_leaks() {
         .build();
     stale_manager.resolve("db-password").await.unwrap();
     flaky.down.store(true, Ordering::SeqCst);
+    // Times to live are kept to within the cache clock's resolution (1 ms at the least).
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let stale = stale_manager
         .resolve_with_metadata("db-password")
         .await
@@ -360,7 +369,7 @@ async fn the_canary_never_leaks() {
         "the stale path was not logged: {logs}"
     );
     assert!(
-        logs.contains("secret resolved"),
+        logs.contains("secret fetched"),
         "logging was not captured: {logs}"
     );
     assert_clean("the logs", &logs);

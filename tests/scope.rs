@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use secretscope::memory::{MemoryBackend, SecretAttributes};
+use secretscope::prelude::*;
 use secretscope::scope::Presence;
 use secretscope::{
-    CacheOptions, Connection, Error, PolicyState, ScopeMode, ScopePolicy, SecretsManager, Source,
-    ValidityOptions, WorkspaceManager,
+    CacheOptions, Connection, Error, Fetch, Location, PolicyState, RefScope, ScopeMode,
+    ScopePolicy, SecretName, SecretVersion, Source, ValidityOptions, WorkspaceManager,
 };
 use time::{Duration as TimeDelta, OffsetDateTime};
 
@@ -103,7 +104,9 @@ async fn workspace_mode_without_a_workspace_connection_is_not_configured() {
     let manager = WorkspaceManager::new(policy);
     assert!(matches!(
         value(&manager, "db-password").await,
-        Err(Error::NotConfigured { scope }) if scope == "the workspace"
+        Err(Error::NotConfigured {
+            scope: RefScope::Workspace
+        })
     ));
 }
 
@@ -128,6 +131,7 @@ async fn metadata_describes_the_resolved_secret() {
 
     let first = manager.resolve_with_metadata("tls-key").await.unwrap();
     let meta = first.metadata();
+    assert_eq!(first.age(), Duration::ZERO);
     assert_eq!(meta.reference.to_string(), "tls-key");
     assert_eq!(meta.connection, "corp-vault");
     assert_eq!(meta.properties.name.as_str(), "tls-key");
@@ -144,6 +148,8 @@ async fn metadata_describes_the_resolved_secret() {
 
     let second = manager.resolve_with_metadata("tls-key").await.unwrap();
     assert_eq!(second.metadata().source, Source::Cache);
+    assert_eq!(second.connection(), &meta.connection);
+    assert_eq!(second.properties(), &meta.properties);
     let pinned = format!("tls-key/{version}");
     assert_eq!(
         manager.resolve(&pinned).await.unwrap().expose_secret(),
@@ -176,7 +182,7 @@ async fn dates_are_enforced_unless_allowed() {
             .with_workspace_connection(Connection::from_arc("corp-vault", vault.clone()))
             .build()
             .unwrap();
-        WorkspaceManager::builder(Arc::new(policy))
+        WorkspaceManager::builder(policy)
             .with_validity(validity)
             .build()
     };
@@ -206,18 +212,66 @@ async fn dates_are_enforced_unless_allowed() {
     assert!(lenient.resolve("early").await.is_ok());
 }
 
+/// A memory backend that says it is a vault at `https://corp.vault.azure.net`.
+#[derive(Debug)]
+struct Hosted(MemoryBackend, Location);
+
+#[async_trait::async_trait]
+impl secretscope::SecretBackend for Hosted {
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        self.0.fetch(name, version)
+    }
+    async fn check(&self) -> secretscope::Result<()> {
+        Ok(())
+    }
+    fn location(&self) -> &Location {
+        &self.1
+    }
+}
+
 #[tokio::test]
 async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Workspace));
     // Memory backends have no vault host, so no identifier can be routed to them.
     match value(&manager, "https://evil.example.com/secrets/db-password").await {
-        Err(Error::InvalidReference(e)) => {
-            assert!(
-                e.to_string().contains("not the host of the connection"),
-                "{e}"
-            )
+        Err(e @ Error::UnconfiguredVaultHost { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("`evil.example.com`"), "{message}");
+            assert!(message.contains("points to memory"), "{message}");
         }
-        other => panic!("expected InvalidReference, got {other:?}"),
+        other => panic!("expected UnconfiguredVaultHost, got {other:?}"),
+    }
+
+    let vault = MemoryBackend::new();
+    vault.set("db-password", "corp-db").unwrap();
+    let location = Location::url("https://corp.vault.azure.net").unwrap();
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .with_workspace_connection(Connection::new("corp-vault", Hosted(vault, location)))
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+    for identifier in [
+        "https://corp.vault.azure.net/secrets/db-password",
+        "https://CORP.vault.azure.net:443/secrets/DB-PASSWORD",
+        "{{ https://corp.vault.azure.net/secrets/db-password }}",
+    ] {
+        assert_eq!(
+            value(&manager, identifier).await.unwrap(),
+            "corp-db",
+            "{identifier}"
+        );
+    }
+    for other_host in [
+        "https://corp.vault.azure.net:8443/secrets/db-password",
+        "https://corp.vault.azure.net.evil.com/secrets/db-password",
+        "https://other.vault.azure.net/secrets/db-password",
+    ] {
+        match value(&manager, other_host).await {
+            Err(Error::UnconfiguredVaultHost { served_by, .. }) => {
+                assert_eq!(served_by.to_string(), "https://corp.vault.azure.net")
+            }
+            other => panic!("{other_host}: expected UnconfiguredVaultHost, got {other:?}"),
+        }
     }
 }
 
@@ -489,6 +543,25 @@ async fn builder_refuses_bad_settings() {
         .with_project_connection("p", Connection::new("b", MemoryBackend::new()))
         .build();
     assert!(matches!(twice, Err(Error::InvalidConfig { .. })));
+    // One name for two different backends is refused; one connection shared by two projects
+    // is fine.
+    let same_name = ScopePolicy::builder(ScopeMode::Project)
+        .with_project_connection("p", Connection::new("vault", MemoryBackend::new()))
+        .with_project_connection("q", Connection::new("vault", MemoryBackend::new()))
+        .build();
+    match same_name {
+        Err(e @ Error::InvalidConfig { .. }) => {
+            assert!(e.to_string().contains("already named `vault`"), "{e}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    let shared = Connection::new("vault", MemoryBackend::new());
+    let policy = ScopePolicy::builder(ScopeMode::Project)
+        .with_project_connection("p", shared.clone())
+        .with_project_connection("q", shared)
+        .build()
+        .unwrap();
+    assert_eq!(policy.connections().len(), 1);
     let unnamed = ScopePolicy::builder(ScopeMode::Workspace)
         .with_workspace_connection(Connection::new(" ", MemoryBackend::new()))
         .build();
@@ -505,22 +578,17 @@ struct Slow(MemoryBackend);
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Slow {
-    async fn fetch(
-        &self,
-        name: &secretscope::SecretName,
-        version: Option<&secretscope::SecretVersion>,
-    ) -> secretscope::Result<secretscope::Secret> {
-        tokio::time::sleep(Duration::from_micros(200)).await;
-        self.0.fetch(name, version).await
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        Fetch::new(async move {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            self.0.fetch(name, version).await
+        })
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())
     }
-    fn location(&self) -> &str {
-        "slow memory"
-    }
-    fn vault_host(&self) -> Option<&str> {
-        None
+    fn location(&self) -> &Location {
+        self.0.location()
     }
 }
 
@@ -536,7 +604,7 @@ async fn no_invalidated_reference_resolves_once_a_switch_is_applied() {
         .unwrap();
     // A short time to live exercises both cached and fetched resolves.
     let manager = Arc::new(
-        WorkspaceManager::builder(Arc::new(policy))
+        WorkspaceManager::builder(policy)
             .with_cache(CacheOptions::new().with_ttl(Duration::from_millis(1)))
             .build(),
     );
@@ -614,23 +682,18 @@ struct Gate {
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Gate {
-    async fn fetch(
-        &self,
-        name: &secretscope::SecretName,
-        version: Option<&secretscope::SecretVersion>,
-    ) -> secretscope::Result<secretscope::Secret> {
-        self.entered.notify_one();
-        self.release.notified().await;
-        self.inner.fetch(name, version).await
+    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+        Fetch::new(async move {
+            self.entered.notify_one();
+            self.release.notified().await;
+            self.inner.fetch(name, version).await
+        })
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())
     }
-    fn location(&self) -> &str {
-        "gated memory"
-    }
-    fn vault_host(&self) -> Option<&str> {
-        None
+    fn location(&self) -> &Location {
+        self.inner.location()
     }
 }
 
@@ -669,33 +732,36 @@ async fn a_resolve_in_flight_during_a_switch_does_not_return_the_invalidated_sec
 }
 
 /// A backend that is down, counting how often it is asked.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Down {
     calls: AtomicUsize,
+    location: Location,
+}
+
+impl Default for Down {
+    fn default() -> Self {
+        Self {
+            calls: AtomicUsize::new(0),
+            location: Location::other("down"),
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Down {
-    async fn fetch(
-        &self,
-        _name: &secretscope::SecretName,
-        _version: Option<&secretscope::SecretVersion>,
-    ) -> secretscope::Result<secretscope::Secret> {
+    fn fetch<'a>(&'a self, _: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(Error::Unavailable {
-            location: "down".into(),
+        Fetch::ready(Err(Error::Unavailable {
+            location: self.location.clone(),
             reason: "unreachable for the test".into(),
             source: None,
-        })
+        }))
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())
     }
-    fn location(&self) -> &str {
-        "down"
-    }
-    fn vault_host(&self) -> Option<&str> {
-        None
+    fn location(&self) -> &Location {
+        &self.location
     }
 }
 
