@@ -1,18 +1,20 @@
-//! What secretscope adds on top of a backend read.
+//! The cost of a cache hit, against a plain map and the caches a user might pick instead, all
+//! measured in the same run (`scripts/bench-ratios` prints the ratios; BENCHMARKS.md has them).
 //!
-//! The baseline is a direct `MemoryBackend::fetch` (a map lookup and a value handle clone):
-//! every other figure is meant to be read as a ratio to it, measured in the same run
-//! (`scripts/bench-ratios` prints them).
+//! - `hit_<keys>`: one read of a present key, keys in random order, by each contender of
+//!   `contenders` (the floor, papaya, quick_cache, moka, `resolve(&str)`, `resolve_ref`).
+//! - `parse`: the reference parser.
+//!
+//! Throughput on two threads against one is `benches/scaling.rs`.
+
+#[macro_use]
+mod contenders;
 
 use std::hint::black_box;
-use std::sync::Arc;
 
+use contenders::{CONTENDERS, Contenders, KEY_COUNTS, RUNTIME, Who};
 use criterion::{Criterion, criterion_group, criterion_main};
-use secretscope::memory::MemoryBackend;
-use secretscope::{
-    CacheOptions, Connection, ScopeMode, ScopePolicy, SecretBackend, SecretName, SecretRef,
-    SecretsManager, WorkspaceManager,
-};
+use secretscope::SecretRef;
 
 const REFERENCES: [&str; 4] = [
     "db-password",
@@ -21,53 +23,28 @@ const REFERENCES: [&str; 4] = [
     "https://corp.vault.azure.net/secrets/db-password",
 ];
 
-fn manager(backend: Arc<MemoryBackend>, cache: CacheOptions) -> WorkspaceManager {
-    let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .with_workspace_connection(Connection::from_arc("corp-vault", backend))
-        .build()
-        .expect("valid policy");
-    WorkspaceManager::builder(Arc::new(policy))
-        .with_cache(cache)
-        .build()
+fn hits(c: &mut Criterion) {
+    let _runtime = RUNTIME.enter();
+    for n in KEY_COUNTS {
+        let contenders = Contenders::new(n);
+        let mut group = c.benchmark_group(format!("hit_{n}"));
+        for (name, who) in CONTENDERS {
+            let mut at = 0usize;
+            group.bench_function(name, |b| {
+                each!(who, |w| b.iter(|| {
+                    contenders.read(w, contenders.order[at]);
+                    at += 1;
+                    if at == n {
+                        at = 0;
+                    }
+                }))
+            });
+        }
+        group.finish();
+    }
 }
 
-fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    let backend = Arc::new(MemoryBackend::new());
-    backend.set("db-password", "x".repeat(64)).expect("stored");
-    for i in 0..1000 {
-        backend.set(&format!("other-{i}"), "v").expect("stored");
-    }
-    let name = SecretName::new("db-password").expect("valid");
-    let cached = manager(backend.clone(), CacheOptions::new());
-    let uncached = manager(backend.clone(), CacheOptions::disabled());
-
-    let mut group = c.benchmark_group("resolve");
-    group.bench_function("baseline_backend_fetch", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(backend.fetch(black_box(&name), None))
-                .expect("found")
-        })
-    });
-    group.bench_function("manager_cache_hit", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(cached.resolve(black_box("db-password")))
-                .expect("found")
-        })
-    });
-    group.bench_function("manager_no_cache", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(uncached.resolve(black_box("db-password")))
-                .expect("found")
-        })
-    });
-    group.finish();
-
+fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for (i, reference) in REFERENCES.iter().enumerate() {
         group.bench_function(format!("reference_{i}"), |b| {
@@ -77,5 +54,5 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(resolve, benches);
+criterion_group!(resolve, hits, parse);
 criterion_main!(resolve);

@@ -1,0 +1,203 @@
+//! The contenders every hit benchmark measures, filled with the same keys: the floor (an
+//! `RwLock<HashMap<String, Arc<str>>>` get and clone), `papaya`, `quick_cache`, `moka`, and
+//! secretscope's `resolve(&str)` and `resolve_ref` (an already parsed reference).
+//!
+//! Keys are 21-byte names, values 40 bytes. A hit's future is ready on its first poll, so it is
+//! taken with `into_ready()`: no runtime runs, and none of its cost hides ours.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use secretscope::memory::MemoryBackend;
+use secretscope::prelude::*;
+use secretscope::scope::ScopePolicy;
+use secretscope::{CacheOptions, Connection, ScopeMode, SecretRef, WorkspaceManager};
+
+/// Runs `body` with `who` as a constant, so each contender gets a loop of its own.
+macro_rules! each {
+    ($who:expr, |$w:ident| $body:expr) => {
+        match $who {
+            Who::Floor => {
+                let $w = Who::Floor;
+                $body
+            }
+            Who::Papaya => {
+                let $w = Who::Papaya;
+                $body
+            }
+            Who::QuickCache => {
+                let $w = Who::QuickCache;
+                $body
+            }
+            Who::Moka => {
+                let $w = Who::Moka;
+                $body
+            }
+            Who::Resolve => {
+                let $w = Who::Resolve;
+                $body
+            }
+            Who::ResolveRef => {
+                let $w = Who::ResolveRef;
+                $body
+            }
+        }
+    };
+}
+
+/// The runtime a service would run on: it drives the cache's coarse clock from its worker
+/// thread, as it would in a service (the reads themselves never await).
+pub static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+});
+
+pub const KEY_COUNTS: [usize; 2] = [100, 100_000];
+/// `n` names of 21 bytes, and a 40-byte value.
+fn keys(n: usize) -> (Vec<String>, Arc<str>) {
+    let keys = (0..n).map(|i| format!("secret-name-{i:09}")).collect();
+    (keys, Arc::from("v".repeat(40)))
+}
+
+/// Every index once, in a fixed pseudo-random order.
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// The contenders, each filled with the same keys.
+pub struct Contenders {
+    keys: Vec<String>,
+    parsed: Vec<SecretRef>,
+    pub order: Vec<usize>,
+    floor: RwLock<HashMap<String, Arc<str>>>,
+    papaya: papaya::HashMap<String, Arc<str>>,
+    quick_cache: quick_cache::sync::Cache<String, Arc<str>>,
+    moka: moka::sync::Cache<String, Arc<str>>,
+    manager: WorkspaceManager,
+}
+
+impl Contenders {
+    pub fn new(n: usize) -> Self {
+        let (keys, value) = keys(n);
+        let backend = MemoryBackend::new();
+        for key in &keys {
+            backend.set(key, value.to_string()).expect("stored");
+        }
+        let policy = ScopePolicy::builder(ScopeMode::Workspace)
+            .with_workspace_connection(Connection::new("corp-vault", backend))
+            .with_known_reference_limit(2 * n)
+            .build()
+            .expect("valid policy");
+        let manager = WorkspaceManager::builder(policy)
+            .with_cache(
+                CacheOptions::new()
+                    .with_ttl(Duration::from_secs(24 * 3600))
+                    .with_max_entries(2 * n),
+            )
+            .build();
+        for key in &keys {
+            RUNTIME.block_on(manager.resolve(key)).expect("found");
+        }
+        let papaya = papaya::HashMap::new();
+        let quick_cache = quick_cache::sync::Cache::new(2 * n);
+        let moka = moka::sync::Cache::new(2 * n as u64);
+        for key in &keys {
+            papaya.pin().insert(key.clone(), value.clone());
+            quick_cache.insert(key.clone(), value.clone());
+            moka.insert(key.clone(), value.clone());
+        }
+        moka.run_pending_tasks();
+        Self {
+            parsed: keys
+                .iter()
+                .map(|k| SecretRef::parse(k).expect("valid"))
+                .collect(),
+            floor: RwLock::new(keys.iter().map(|k| (k.clone(), value.clone())).collect()),
+            order: shuffled(n),
+            keys,
+            papaya,
+            quick_cache,
+            moka,
+            manager,
+        }
+    }
+
+    /// One read of key `i` by contender `who`; inlined into each contender's own loop, so the
+    /// dispatch costs nothing.
+    #[inline(always)]
+    pub fn read(&self, who: Who, i: usize) {
+        let key = self.keys[i].as_str();
+        match who {
+            Who::Floor => {
+                black_box(self.floor.read().expect("not poisoned").get(key).cloned());
+            }
+            Who::Papaya => {
+                black_box(self.papaya.pin().get(key).cloned());
+            }
+            Who::QuickCache => {
+                black_box(self.quick_cache.get(key));
+            }
+            Who::Moka => {
+                black_box(self.moka.get(key));
+            }
+            Who::Resolve => {
+                let hit = self.manager.resolve(key).into_ready();
+                black_box(hit.ok().and_then(Result::ok).expect("a hit"));
+            }
+            Who::ResolveRef => {
+                let hit = self.manager.resolve_ref(&self.parsed[i]).into_ready();
+                black_box(hit.ok().and_then(Result::ok).expect("a hit").into_value());
+            }
+        }
+    }
+
+    /// `iters` reads, starting at position `from` of the shuffled order, in a loop of the
+    /// contender's own.
+    #[allow(
+        dead_code,
+        reason = "used by some of the benchmark programs sharing this module"
+    )]
+    pub fn run(&self, who: Who, from: usize, iters: u64) {
+        let n = self.order.len();
+        let mut at = from % n;
+        each!(who, |w| for _ in 0..iters {
+            self.read(w, self.order[at]);
+            at += 1;
+            if at == n {
+                at = 0;
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Who {
+    Floor,
+    Papaya,
+    QuickCache,
+    Moka,
+    Resolve,
+    ResolveRef,
+}
+
+pub const CONTENDERS: [(&str, Who); 6] = [
+    ("floor", Who::Floor),
+    ("papaya", Who::Papaya),
+    ("quick_cache", Who::QuickCache),
+    ("moka", Who::Moka),
+    ("resolve", Who::Resolve),
+    ("resolve_ref", Who::ResolveRef),
+];
