@@ -7,7 +7,8 @@ use std::error::Error as _;
 use std::path::Path;
 
 use secretscope::file::FileBackend;
-use secretscope::{Connection, Error, ScopeMode, ScopePolicy, SecretsManager, WorkspaceManager};
+use secretscope::prelude::*;
+use secretscope::{Connection, Error, ScopeMode, ScopePolicy, WorkspaceManager};
 
 const WORKSPACE_SECRETS: &str = r#"
 [secrets]
@@ -56,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manager = WorkspaceManager::new(policy);
 
     section("1. Project scope is active");
-    for report in manager.test_connections().await {
+    for report in manager.check_connections().await {
         println!("   {report}");
     }
     resolve(&manager, "project:billing/db-password").await;
@@ -99,13 +100,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn resolve(manager: &WorkspaceManager, reference: &str) {
     match manager.resolve_with_metadata(reference).await {
         Ok(secret) => {
-            let meta = secret.metadata();
             println!(
                 "   ok     {reference:<34} {} characters from `{}` (via {}{})",
                 secret.value().len(),
-                meta.connection,
-                meta.source,
-                meta.properties
+                secret.connection(),
+                secret.source(),
+                secret
+                    .properties()
                     .content_type
                     .as_deref()
                     .map(|t| format!(", {t}"))
@@ -123,12 +124,7 @@ async fn resolve(manager: &WorkspaceManager, reference: &str) {
 }
 
 fn kind(error: &Error) -> &'static str {
-    match error {
-        Error::ScopeInvalidated { .. } => "ScopeInvalidated",
-        Error::NotConfigured { .. } => "NotConfigured",
-        Error::NotFound { .. } => "NotFound",
-        _ => "error",
-    }
+    error.kind().as_str()
 }
 
 fn section(title: &str) {
