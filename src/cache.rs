@@ -9,8 +9,9 @@
 //! not queue on one cache line). `moka` records every read in a shared buffer and measured
 //! about 4x a plain map lookup per hit; `quick_cache` takes a shard's read lock, whose counter
 //! every reader writes (its throughput on two threads measured below one thread's). `papaya`'s
-//! reads write nothing shared, and measured as fast as a plain map: it holds the entries, and
-//! this module adds what a secrets cache needs on top of it (`BENCHMARKS.md` has the figures).
+//! reads write nothing shared, and measured about as fast as a plain map (0.96x with 100 keys,
+//! 1.27x with 100,000): it holds the entries, and this module adds what a secrets cache needs
+//! on top of it (`BENCHMARKS.md` has the figures).
 //!
 //! - **Eviction** is CLOCK over insertion order: when the cache is over its bound, the oldest
 //!   entry goes unless it was read since the hand last passed it, in which case it gets a
