@@ -15,7 +15,7 @@ use time::macros::datetime;
 
 use crate::backend::SecretBackend;
 use crate::error::Error;
-use crate::memory::SecretAttributes;
+use crate::memory::{MemoryBackend, SecretAttributes};
 use crate::reference::{SecretName, SecretVersion};
 
 /// A secret the suite expects the backend to hold.
@@ -147,6 +147,22 @@ impl Seeded {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
+}
+
+/// A [`MemoryBackend`] holding every fixture, with the versions it assigned: the backend to
+/// run a layer over when the layer's own conformance is tested.
+pub fn seeded_memory() -> (MemoryBackend, Seeded) {
+    let backend = MemoryBackend::new();
+    let mut seeded = Seeded::new();
+    for fixture in fixtures() {
+        for version in &fixture.versions {
+            let assigned = backend
+                .set_with(fixture.name, version.value, version.attributes.clone())
+                .expect("every fixture is a valid name and value");
+            seeded.record(fixture.name, Some(assigned));
+        }
+    }
+    (backend, seeded)
 }
 
 /// What a backend does with a secret outside its validity dates.

@@ -167,26 +167,11 @@ impl<B: SecretBackend> SecretBackend for ValidatedBackend<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{self, Dates, Seeded};
-    use crate::memory::MemoryBackend;
-
-    fn seeded_memory() -> (MemoryBackend, Seeded) {
-        let backend = MemoryBackend::new();
-        let mut seeded = Seeded::new();
-        for fixture in conformance::fixtures() {
-            for version in &fixture.versions {
-                let assigned = backend
-                    .set_with(fixture.name, version.value, version.attributes.clone())
-                    .unwrap();
-                seeded.record(fixture.name, Some(assigned));
-            }
-        }
-        (backend, seeded)
-    }
+    use crate::conformance::{self, Dates};
 
     #[tokio::test]
     async fn passes_the_conformance_suite_enforcing_dates() {
-        let (backend, seeded) = seeded_memory();
+        let (backend, seeded) = conformance::seeded_memory();
         let checked = ValidatedBackend::new(backend, ValidityOptions::new());
         conformance::run_all_with(&checked, &seeded, Dates::Enforced).await;
         let shared: std::sync::Arc<dyn SecretBackend> = std::sync::Arc::new(checked);
@@ -195,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite_when_dates_are_allowed() {
-        let (backend, seeded) = seeded_memory();
+        let (backend, seeded) = conformance::seeded_memory();
         let lenient = ValidityOptions::new()
             .with_allow_expired(true)
             .with_allow_not_yet_valid(true);

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use secretscope::cache::{CacheOptions, CachedBackend};
-use secretscope::conformance::{self, Seeded};
+use secretscope::conformance;
 use secretscope::memory::MemoryBackend;
 use secretscope::prelude::*;
 use secretscope::{
@@ -559,16 +559,7 @@ async fn a_disabled_cache_always_fetches() {
 
 #[tokio::test]
 async fn the_cache_layer_passes_the_conformance_suite() {
-    let backend = MemoryBackend::new();
-    let mut seeded = Seeded::new();
-    for fixture in conformance::fixtures() {
-        for version in &fixture.versions {
-            let assigned = backend
-                .set_with(fixture.name, version.value, version.attributes.clone())
-                .unwrap();
-            seeded.record(fixture.name, Some(assigned));
-        }
-    }
+    let (backend, seeded) = conformance::seeded_memory();
     let cached = CachedBackend::new(backend, CacheOptions::new());
     // Twice: the second run is served from the cache.
     conformance::run_all(&cached, &seeded).await;

@@ -7,31 +7,10 @@ use std::task::{Context, Poll, Waker};
 
 use secretscope::memory::MemoryBackend;
 use secretscope::prelude::*;
-use secretscope::{
-    Connection, Fetch, Location, ScopeMode, ScopePolicy, SecretName, SecretRef, SecretVersion,
-    WorkspaceManager,
-};
+use secretscope::{Connection, Location, ScopeMode, ScopePolicy, SecretRef, WorkspaceManager};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
-
-/// A memory backend that says it is the vault `https://corp.vault.azure.net`, so that Key
-/// Vault identifiers resolve through it.
-#[derive(Debug)]
-struct Vault(MemoryBackend, Location);
-
-#[async_trait::async_trait]
-impl secretscope::SecretBackend for Vault {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        self.0.fetch(name, version)
-    }
-    async fn check(&self) -> secretscope::Result<()> {
-        Ok(())
-    }
-    fn location(&self) -> &Location {
-        &self.1
-    }
-}
 
 fn ready<T>(mut future: impl std::future::Future<Output = T> + Unpin) -> T {
     match std::pin::Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
@@ -44,14 +23,13 @@ fn ready<T>(mut future: impl std::future::Future<Output = T> + Unpin) -> T {
 fn a_hit_allocates_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
 
-    let memory = MemoryBackend::new();
-    let version = memory.set("db-password", "hunter2").unwrap();
-    let workspace = Vault(
-        memory,
-        Location::url("https://corp.vault.azure.net").unwrap(),
-    );
+    // A memory backend that says it is the vault `https://corp.vault.azure.net`, so that Key
+    // Vault identifiers resolve through it.
+    let vault =
+        MemoryBackend::new().with_location(Location::url("https://corp.vault.azure.net").unwrap());
+    let version = vault.set("db-password", "hunter2").unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .with_workspace_connection(Connection::new("corp-vault", workspace))
+        .with_workspace_connection(Connection::new("corp-vault", vault))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);

@@ -212,23 +212,6 @@ async fn dates_are_enforced_unless_allowed() {
     assert!(lenient.resolve("early").await.is_ok());
 }
 
-/// A memory backend that says it is a vault at `https://corp.vault.azure.net`.
-#[derive(Debug)]
-struct Hosted(MemoryBackend, Location);
-
-#[async_trait::async_trait]
-impl secretscope::SecretBackend for Hosted {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        self.0.fetch(name, version)
-    }
-    async fn check(&self) -> secretscope::Result<()> {
-        Ok(())
-    }
-    fn location(&self) -> &Location {
-        &self.1
-    }
-}
-
 #[tokio::test]
 async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Workspace));
@@ -242,11 +225,11 @@ async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() 
         other => panic!("expected UnconfiguredVaultHost, got {other:?}"),
     }
 
-    let vault = MemoryBackend::new();
+    let vault =
+        MemoryBackend::new().with_location(Location::url("https://corp.vault.azure.net").unwrap());
     vault.set("db-password", "corp-db").unwrap();
-    let location = Location::url("https://corp.vault.azure.net").unwrap();
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
-        .with_workspace_connection(Connection::new("corp-vault", Hosted(vault, location)))
+        .with_workspace_connection(Connection::new("corp-vault", vault))
         .build()
         .unwrap();
     let manager = WorkspaceManager::new(policy);
