@@ -225,6 +225,7 @@ impl WorkspaceManager {
     }
 
     /// A fetch's outcome, once the scope is confirmed unchanged.
+    #[inline(always)]
     fn finish<'a>(
         route: &Route<'a>,
         reference: &'a SecretRef,
@@ -258,24 +259,13 @@ impl SecretsManager for WorkspaceManager {
             .entry
             .fetch(reference.name(), reference.version());
         match fetch.into_ready() {
-            // The hit path: built in place, no intermediate result.
-            Ok(Ok(fetched)) => match route.confirm(reference) {
-                Ok(generation) => MaybeReady::ready(Ok(ResolvedSecret::new(
-                    fetched.secret,
-                    reference,
-                    route.connection.name(),
-                    fetched.source,
-                    fetched.age,
-                    generation,
-                ))),
-                Err(error) => {
-                    log_failure(reference, &error);
-                    MaybeReady::ready(Err(error))
+            // A hit, or an answer the stack had at once.
+            Ok(outcome) => {
+                let outcome = Self::finish(&route, reference, outcome);
+                if let Err(error) = &outcome {
+                    log_failure(reference, error);
                 }
-            },
-            Ok(Err(error)) => {
-                log_failure(reference, &error);
-                MaybeReady::ready(Err(error))
+                MaybeReady::ready(outcome)
             }
             Err(pending) => MaybeReady::new(async move {
                 // A reference whose secret is fetched is known to be in use, even if it was
