@@ -27,6 +27,10 @@ macro_rules! each {
                 let $w = Who::Papaya;
                 $body
             }
+            Who::PapayaUncloned => {
+                let $w = Who::PapayaUncloned;
+                $body
+            }
             Who::QuickCache => {
                 let $w = Who::QuickCache;
                 $body
@@ -147,6 +151,9 @@ impl Contenders {
             Who::Papaya => {
                 black_box(self.papaya.pin().get(key).cloned());
             }
+            Who::PapayaUncloned => {
+                black_box(self.papaya.pin().get(key).map(|value| value.len()));
+            }
             Who::QuickCache => {
                 black_box(self.quick_cache.get(key));
             }
@@ -187,6 +194,9 @@ impl Contenders {
 pub enum Who {
     Floor,
     Papaya,
+    /// papaya's lookup alone, handing out no value: a read that writes nothing shared.
+    #[allow(dead_code, reason = "measured by benches/scaling.rs only")]
+    PapayaUncloned,
     QuickCache,
     Moka,
     Resolve,
