@@ -178,6 +178,9 @@ struct Shared<B> {
     /// entry was since removed or replaced by a new insertion is skipped.
     order: Mutex<VecDeque<(Key, u64)>>,
     next_seq: AtomicU64,
+    /// Moves on every invalidation: a fetch that started before one does not store its
+    /// answer, which may be what was invalidated.
+    epoch: AtomicU64,
 }
 
 /// The outcome of one backend fetch, shared by every caller that waited for it.
@@ -272,19 +275,28 @@ impl<B: SecretBackend> CachedBackend<B> {
                 flights: Mutex::new(HashMap::default()),
                 order: Mutex::new(VecDeque::new()),
                 next_seq: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
             }),
         }
     }
 
     /// Drops the cached answer for `name` and `version` (`None`: the latest version); returns
     /// whether there was one.
+    ///
+    /// A fetch of it already in progress does not put its answer back, and the next read
+    /// fetches again rather than join it.
     pub fn invalidate(&self, name: &SecretName, version: Option<&SecretVersion>) -> bool {
         let key = KeyRef { name, version };
+        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+        self.shared.flights.lock().remove(&key.to_owned());
         self.shared.entries.pin().remove(&key).is_some()
     }
 
-    /// Drops every cached answer.
+    /// Drops every cached answer. Fetches already in progress do not put theirs back, and
+    /// the next reads fetch again rather than join them.
     pub fn clear(&self) {
+        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+        self.shared.flights.lock().clear();
         self.shared.entries.pin().clear();
         self.shared.order.lock().clear();
     }
@@ -422,12 +434,13 @@ impl<B: SecretBackend> Shared<B> {
         if let Some(secret) = self.stored_since(key, since) {
             return Ok(secret);
         }
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let outcome = self
             .inner
             .fetch(&key.name, key.version.as_ref())
             .await
             .map(|fetched| fetched.secret);
-        self.store(key, &outcome);
+        self.store(key, &outcome, epoch);
         outcome
     }
 
@@ -445,8 +458,9 @@ impl<B: SecretBackend> Shared<B> {
 
     /// Keeps what the backend answered: a value, or a not-found answer for a while; forgets a
     /// secret that is now disabled or forbidden; keeps the old value on a temporary failure,
-    /// for stale-if-error.
-    fn store(&self, key: &Key, outcome: &Result<Secret>) {
+    /// for stale-if-error. Nothing is kept if the cache was invalidated since `epoch`, when the
+    /// fetch started.
+    fn store(&self, key: &Key, outcome: &Result<Secret>, epoch: u64) {
         let cached = match outcome {
             Ok(secret) => Cached::Secret(secret.clone()),
             Err(Error::NotFound { .. }) if !self.options.negative_ttl.is_zero() => Cached::NotFound,
@@ -461,11 +475,19 @@ impl<B: SecretBackend> Shared<B> {
             Some(old) => (old.seq, false),
             None => (self.next_seq.fetch_add(1, Ordering::Relaxed), true),
         };
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
         self.entries.insert(
             key.clone(),
             Entry::new(cached, self.clock.exact(), seq),
             &guard,
         );
+        // An invalidation between the check and the insert: take the entry out again.
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            let _ = self.entries.remove_if(key, |_, e| e.seq == seq, &guard);
+            return;
+        }
         if new {
             self.order.lock().push_back((key.clone(), seq));
             self.evict(&guard);
@@ -476,10 +498,15 @@ impl<B: SecretBackend> Shared<B> {
     /// passed it, which only clears its mark.
     fn evict(&self, guard: &impl Guard) {
         let max = self.options.max_entries;
+        let mut order = self.order.lock();
+        // Items of removed entries pile up when entries are invalidated, even under the
+        // bound; keep the queue within twice the bound.
+        if order.len() > 2 * max + 16 {
+            order.retain(|(key, seq)| self.entries.get(key, guard).is_some_and(|e| e.seq == *seq));
+        }
         if self.entries.len() <= max {
             return;
         }
-        let mut order = self.order.lock();
         // Each item is looked at most twice (once to clear its mark, once to evict it).
         let mut steps = order.len() * 2;
         while self.entries.len() > max && steps > 0 {
@@ -495,11 +522,6 @@ impl<B: SecretBackend> Shared<B> {
             } else {
                 let _ = self.entries.remove_if(&key, |_, e| e.seq == seq, guard);
             }
-        }
-        // Items of removed entries pile up only when entries are invalidated; keep the queue
-        // within twice the bound.
-        if order.len() > 2 * max + 16 {
-            order.retain(|(key, seq)| self.entries.get(key, guard).is_some_and(|e| e.seq == *seq));
         }
     }
 
@@ -534,5 +556,28 @@ impl<B: SecretBackend> Shared<B> {
             version: key.version.cloned(),
             location: self.inner.location().clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryBackend;
+
+    #[tokio::test]
+    async fn invalidated_entries_do_not_pile_up_in_the_eviction_queue() {
+        let backend = MemoryBackend::new();
+        backend.set("db", "v").unwrap();
+        let cached = CachedBackend::new(backend, CacheOptions::new().with_max_entries(4));
+        let name = SecretName::new("db").unwrap();
+        for _ in 0..1_000 {
+            cached.fetch(&name, None).await.unwrap();
+            assert!(cached.invalidate(&name, None));
+        }
+        let queued = cached.shared.order.lock().len();
+        assert!(
+            queued <= 2 * 4 + 16 + 1,
+            "{queued} items queued for 4 entries"
+        );
     }
 }

@@ -65,6 +65,8 @@ impl secretscope::SecretBackend for Counting {
     fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
         Fetch::new(async move {
             self.fetches.fetch_add(1, Ordering::SeqCst);
+            // The vault reads the secret, and its answer takes `delay` to arrive.
+            let answer = self.inner.fetch(name, version).await;
             let delay = *self.delay.lock();
             if !delay.is_zero() {
                 sleep(delay).await;
@@ -76,7 +78,7 @@ impl secretscope::SecretBackend for Counting {
                     source: None,
                 });
             }
-            self.inner.fetch(name, version).await
+            answer
         })
     }
     async fn check(&self) -> secretscope::Result<()> {
@@ -452,6 +454,90 @@ async fn cache_control_drops_what_it_names() {
     manager.clear();
     value(&manager, "db").await.unwrap();
     assert_eq!(workspace.fetches(), 6);
+}
+
+/// A fetch that was under way when its answer was invalidated hands that answer to its own
+/// callers only: it does not put it in the cache, and later reads do not join it.
+#[tokio::test(start_paused = true)]
+async fn an_answer_fetched_before_an_invalidation_is_not_kept() {
+    for how in ["invalidate", "invalidate_connection", "clear"] {
+        let backend = Counting::with(&[("db", "v1")]);
+        backend.set_delay(Duration::from_secs(10));
+        let manager = Arc::new(manager_over(&backend, CacheOptions::new()));
+        let early = tokio::spawn({
+            let manager = manager.clone();
+            async move { value(&manager, "db").await }
+        });
+        sleep(Duration::from_secs(1)).await; // v1 is on its way
+        backend.inner.set("db", "v2").unwrap();
+        match how {
+            "invalidate" => {
+                manager.invalidate("db").unwrap();
+            }
+            "invalidate_connection" => assert!(manager.invalidate_connection("corp-vault")),
+            _ => manager.clear(),
+        }
+        // The late fetch lands first, and the early one after it.
+        backend.set_delay(Duration::from_secs(1));
+        let late = tokio::spawn({
+            let manager = manager.clone();
+            async move { value(&manager, "db").await }
+        });
+        assert_eq!(early.await.unwrap().unwrap(), "v1", "{how}");
+        assert_eq!(
+            late.await.unwrap().unwrap(),
+            "v2",
+            "{how}: joined the old fetch"
+        );
+        assert_eq!(backend.fetches(), 2, "{how}");
+        assert_eq!(
+            value(&manager, "db").await.unwrap(),
+            "v2",
+            "{how}: v1 was cached"
+        );
+        assert_eq!(backend.fetches(), 2, "{how}: v2 was not cached");
+    }
+}
+
+/// The same for a switch: a fetch of the scope being left, under way while the switch is
+/// applied, does not leave its answer to be served once the scope comes back.
+#[tokio::test(start_paused = true)]
+async fn an_answer_fetched_across_a_switch_is_not_kept() {
+    let billing = Counting::with(&[("db", "old")]);
+    billing.set_delay(Duration::from_secs(10));
+    let policy = ScopePolicy::builder(ScopeMode::Project)
+        .with_workspace_connection(Connection::new("corp-vault", MemoryBackend::new()))
+        .with_project_connection(
+            "billing",
+            Connection::from_arc("billing-vault", billing.clone()),
+        )
+        .with_known_reference("project:billing/db")
+        .build()
+        .unwrap();
+    let manager = Arc::new(WorkspaceManager::new(policy));
+    let in_flight = tokio::spawn({
+        let manager = manager.clone();
+        async move { value(&manager, "project:billing/db").await }
+    });
+    sleep(Duration::from_secs(1)).await;
+    for to in [ScopeMode::Workspace, ScopeMode::Project] {
+        let plan = manager.plan_switch(to).await;
+        manager
+            .apply_switch(&plan, Some(&plan.acknowledge("t")))
+            .unwrap();
+        if to == ScopeMode::Workspace {
+            billing.inner.set("db", "rotated").unwrap();
+        }
+    }
+    // Its own caller gets what it fetched: the scope it asked in is active again.
+    assert_eq!(in_flight.await.unwrap().unwrap(), "old");
+    billing.set_delay(Duration::ZERO);
+    let resolved = manager
+        .resolve_with_metadata("project:billing/db")
+        .await
+        .unwrap();
+    assert_eq!(resolved.value().expose_secret(), "rotated");
+    assert_eq!(resolved.source(), Source::Backend);
 }
 
 /// A switch drops the cached values of the connections that stop serving, whether it was
