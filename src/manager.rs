@@ -10,9 +10,9 @@ use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
 use crate::future::MaybeReady;
 use crate::reference::SecretRef;
-use crate::scope::{Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
+use crate::scope::{self, Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
 use crate::validity::ValidityOptions;
-use crate::value::{ResolvedSecret, SecretValue};
+use crate::value::{ResolvedSecret, SecretValue, Source};
 
 /// What [`SecretsManager::resolve_ref`] returns: a [`MaybeReady`] future of the resolved
 /// secret, ready at once on a cache hit.
@@ -192,12 +192,14 @@ impl WorkspaceManager {
     }
 
     /// Drops the cached answer for `reference` (the exact version it names; the latest when it
-    /// names none), whatever the active scope; returns whether there was one.
+    /// names none), whatever the active scope; returns whether there was one. A Key Vault
+    /// identifier of a vault no connection serves drops nothing.
     pub fn invalidate(&self, reference: &str) -> Result<bool> {
         let reference = SecretRef::parse(reference)?;
         let dropped = self
             .policy
             .connection_for(reference.scope())
+            .filter(|connection| scope::serves_host(connection, &reference))
             .is_some_and(|connection| {
                 connection
                     .stack()
@@ -261,6 +263,16 @@ impl SecretsManager for WorkspaceManager {
         match fetch.into_ready() {
             // A hit, or an answer the stack had at once.
             Ok(outcome) => {
+                // Every reference answered is known to switch plans, even one parsed
+                // elsewhere. A cache hit of a connection only one scope reaches is of a
+                // reference recorded when it was fetched, so only the others look.
+                if route.shared
+                    || outcome
+                        .as_ref()
+                        .is_ok_and(|fetched| fetched.source == Source::Backend)
+                {
+                    self.policy.registry().observe(reference);
+                }
                 let outcome = Self::finish(&route, reference, outcome);
                 if let Err(error) = &outcome {
                     log_failure(reference, error);
@@ -268,8 +280,6 @@ impl SecretsManager for WorkspaceManager {
                 MaybeReady::ready(outcome)
             }
             Err(pending) => MaybeReady::new(async move {
-                // A reference whose secret is fetched is known to be in use, even if it was
-                // parsed elsewhere.
                 self.policy.registry().observe(reference);
                 let outcome = Self::finish(&route, reference, pending.await);
                 if let Err(error) = &outcome {

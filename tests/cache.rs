@@ -435,6 +435,12 @@ async fn cache_control_drops_what_it_names() {
     value(&manager, "api").await.unwrap();
     workspace.inner.set("db", "v2").unwrap();
 
+    assert!(
+        !manager
+            .invalidate("https://elsewhere.vault.azure.net/secrets/db")
+            .unwrap(),
+        "another vault's secret of the same name"
+    );
     assert!(manager.invalidate("{{ db }}").unwrap());
     assert!(!manager.invalidate("db").unwrap(), "already dropped");
     assert_eq!(value(&manager, "db").await.unwrap(), "v2");

@@ -391,6 +391,64 @@ async fn a_reference_first_seen_after_the_plan_makes_it_stale() {
         .unwrap();
 }
 
+/// References resolved already parsed are known too, cache hits and answers a backend had at
+/// once included, so a plan cannot miss them.
+#[tokio::test]
+async fn parsed_references_are_known_however_they_are_answered() {
+    for cache in [CacheOptions::new(), CacheOptions::disabled()] {
+        // Two projects on one connection: the second project's read is a cache hit.
+        let vault = Arc::new(MemoryBackend::new());
+        vault.set("db", "v").unwrap();
+        let policy = ScopePolicy::builder(ScopeMode::Project)
+            .with_project_connection("billing", Connection::from_arc("shared", vault.clone()))
+            .with_project_connection("search", Connection::from_arc("shared", vault))
+            .build()
+            .unwrap();
+        let manager = WorkspaceManager::builder(policy).with_cache(cache).build();
+        for text in [
+            "project:billing/db",
+            "project:search/db",
+            "project:search/db",
+        ] {
+            let reference = secretscope::SecretRef::parse(text).unwrap();
+            manager.resolve_ref(&reference).await.unwrap();
+        }
+        let plan = manager.plan_switch(ScopeMode::Workspace).await;
+        let breaking: Vec<String> = plan
+            .breaking()
+            .iter()
+            .map(|impact| impact.reference.to_string())
+            .collect();
+        assert_eq!(breaking, ["project:billing/db", "project:search/db"]);
+    }
+}
+
+/// A connection that serves the workspace and a project keeps its cache across a switch
+/// between them: a project reference answered from it is known all the same.
+#[tokio::test]
+async fn a_hit_on_a_connection_serving_both_scopes_is_known() {
+    let vault = Arc::new(MemoryBackend::new());
+    vault.set("db", "v").unwrap();
+    let corp = || Connection::from_arc("corp-vault", vault.clone());
+    let policy = ScopePolicy::builder(ScopeMode::Workspace)
+        .with_workspace_connection(corp())
+        .with_project_connection("billing", corp())
+        .build()
+        .unwrap();
+    let manager = WorkspaceManager::new(policy);
+    value(&manager, "db").await.unwrap();
+    let plan = manager.plan_switch(ScopeMode::Project).await;
+    manager
+        .apply_switch(&plan, Some(&plan.acknowledge("t")))
+        .unwrap();
+    let reference = secretscope::SecretRef::parse("project:billing/db").unwrap();
+    let resolved = manager.resolve_ref(&reference).await.unwrap();
+    assert_eq!(resolved.source(), Source::Cache);
+    let plan = manager.plan_switch(ScopeMode::Workspace).await;
+    assert_eq!(plan.breaking().len(), 1);
+    assert_eq!(plan.breaking()[0].reference, reference);
+}
+
 #[tokio::test]
 async fn an_acknowledgement_names_who_made_it() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Project));

@@ -102,6 +102,10 @@ pub struct ScopePolicy {
     connections: Vec<Connection>,
     workspace: Option<usize>,
     projects: HashMap<ProjectId, usize>,
+    /// For each connection, whether references of more than one scope reach it (the
+    /// workspace and a project, or several projects): their cache hits can be of a
+    /// reference the registry has not recorded.
+    shared: Vec<bool>,
     registry: Registry,
     plans: AtomicU64,
 }
@@ -110,6 +114,8 @@ pub struct ScopePolicy {
 pub(crate) struct Route<'a> {
     policy: &'a ScopePolicy,
     pub(crate) connection: &'a Connection,
+    /// References of more than one scope reach the connection.
+    pub(crate) shared: bool,
     generation: u64,
 }
 
@@ -303,8 +309,8 @@ impl ScopePolicy {
             }
         };
         let connection = &self.connections[id];
-        if let Some(host) = reference.vault_host()
-            && connection.location().host() != Some(host)
+        if !serves_host(connection, reference)
+            && let Some(host) = reference.vault_host()
         {
             return Err(Error::UnconfiguredVaultHost {
                 host: host.to_owned(),
@@ -314,9 +320,18 @@ impl ScopePolicy {
         Ok(Route {
             policy: self,
             connection,
+            shared: self.shared[id],
             generation,
         })
     }
+}
+
+/// The identifier-host rule, in one place: a Key Vault identifier is served only by a
+/// connection that points to the vault it names; other references by any connection.
+pub(crate) fn serves_host(connection: &Connection, reference: &SecretRef) -> bool {
+    reference
+        .vault_host()
+        .is_none_or(|host| connection.location().host() == Some(host))
 }
 
 impl fmt::Debug for ScopePolicy {
@@ -448,12 +463,20 @@ impl ScopePolicyBuilder {
                 Error::invalid_config(format!("known reference #{}", number + 1), e.to_string())
             })?;
         }
+        let shared = (0..connections.len())
+            .map(|id| {
+                let scopes = usize::from(workspace == Some(id))
+                    + projects.values().filter(|&&i| i == id).count();
+                scopes > 1
+            })
+            .collect();
         Ok(ScopePolicy {
             word: AtomicU64::new(pack(self.state.mode, self.state.generation)),
             state: Mutex::new(self.state),
             connections,
             workspace,
             projects,
+            shared,
             registry,
             plans: AtomicU64::new(0),
         })

@@ -1,6 +1,6 @@
 //! The references a policy knows to be in use, and the reference texts it has parsed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use compact_str::CompactString;
 use foldhash::fast::RandomState;
@@ -20,6 +20,10 @@ pub(crate) struct Registry {
     parsed: papaya::HashMap<CompactString, SecretRef, RandomState>,
     /// Every reference known to be in use, in canonical form.
     known: papaya::HashMap<SecretRef, (), RandomState>,
+    /// Places taken in each map, reserved before an insert so that racing inserts cannot
+    /// pass `limit` together.
+    parsed_len: AtomicUsize,
+    known_len: AtomicUsize,
     /// More references were seen than `limit`.
     truncated: AtomicBool,
 }
@@ -34,6 +38,8 @@ impl Registry {
             known: papaya::HashMap::builder()
                 .hasher(RandomState::default())
                 .build(),
+            parsed_len: AtomicUsize::new(0),
+            known_len: AtomicUsize::new(0),
             truncated: AtomicBool::new(false),
         }
     }
@@ -55,10 +61,14 @@ impl Registry {
             return Ok(with(reference));
         }
         let reference = SecretRef::parse(text)?;
-        if self.observe(&reference) && self.parsed.len() < self.limit {
-            self.parsed
-                .pin()
-                .insert(CompactString::new(text), reference.clone());
+        if self.observe(&reference) && self.reserve(&self.parsed_len) {
+            let parsed = self.parsed.pin();
+            if parsed
+                .try_insert(CompactString::new(text), reference.clone())
+                .is_err()
+            {
+                self.parsed_len.fetch_sub(1, Ordering::Relaxed); // parsed meanwhile
+            }
         }
         Ok(with(&reference))
     }
@@ -69,12 +79,23 @@ impl Registry {
         if known.contains_key(reference) {
             return true;
         }
-        if known.len() >= self.limit {
+        if !self.reserve(&self.known_len) {
             self.truncated.store(true, Ordering::Relaxed);
             return false;
         }
-        known.insert(reference.clone(), ());
+        if known.try_insert(reference.clone(), ()).is_err() {
+            self.known_len.fetch_sub(1, Ordering::Relaxed); // recorded meanwhile
+        }
         true
+    }
+
+    /// Takes one of `limit` places in `len`; false when none is left.
+    fn reserve(&self, len: &AtomicUsize) -> bool {
+        if len.fetch_add(1, Ordering::Relaxed) < self.limit {
+            return true;
+        }
+        len.fetch_sub(1, Ordering::Relaxed);
+        false
     }
 
     /// Every known reference, in canonical order.
@@ -96,5 +117,41 @@ impl Registry {
             .collect();
         refs.sort_by_cached_key(ToString::to_string);
         (refs, self.truncated.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    #[test]
+    fn racing_inserts_stay_within_the_limit() {
+        for _ in 0..50 {
+            let registry = Registry::new(2);
+            let start = Barrier::new(8);
+            std::thread::scope(|scope| {
+                for t in 0..8 {
+                    let (registry, start) = (&registry, &start);
+                    scope.spawn(move || {
+                        let text = format!("secret-{t}");
+                        start.wait();
+                        registry.parse(&text).unwrap();
+                    });
+                }
+            });
+            assert_eq!(registry.known.len(), 2);
+            assert_eq!(registry.parsed.len(), 2);
+            assert!(registry.truncated.load(Ordering::Relaxed));
+        }
+    }
+
+    #[test]
+    fn equal_references_are_recorded_once() {
+        let registry = Registry::new(10);
+        assert!(registry.observe(&SecretRef::parse("db").unwrap()));
+        assert!(registry.observe(&SecretRef::parse("{{ DB }}").unwrap()));
+        assert_eq!(registry.known().len(), 1);
     }
 }
