@@ -449,6 +449,67 @@ async fn a_hit_on_a_connection_serving_both_scopes_is_known() {
     assert_eq!(plan.breaking()[0].reference, reference);
 }
 
+/// A plan says when the target scope's secret exists but is outside its validity dates:
+/// after the switch it would not resolve either.
+#[tokio::test]
+async fn a_plan_reports_secrets_outside_their_dates() {
+    let past = (OffsetDateTime::now_utc() - TimeDelta::hours(1))
+        .replace_nanosecond(0)
+        .unwrap();
+    let future = (OffsetDateTime::now_utc() + TimeDelta::hours(1))
+        .replace_nanosecond(0)
+        .unwrap();
+    let workspace = MemoryBackend::new();
+    workspace
+        .set_with("old", "v", SecretAttributes::new().with_expires(past))
+        .unwrap();
+    workspace
+        .set_with(
+            "early",
+            "v",
+            SecretAttributes::new().with_not_before(future),
+        )
+        .unwrap();
+    workspace.set("fine", "v").unwrap();
+    let policy = ScopePolicy::builder(ScopeMode::Project)
+        .with_workspace_connection(Connection::new("corp-vault", workspace))
+        .with_project_connection(
+            "billing",
+            Connection::new("billing-vault", MemoryBackend::new()),
+        )
+        .with_known_reference("project:billing/old")
+        .with_known_reference("project:billing/early")
+        .with_known_reference("project:billing/fine")
+        .build()
+        .unwrap();
+    let plan = policy.plan_switch(ScopeMode::Workspace).await;
+    let presence: Vec<(String, Presence)> = plan
+        .breaking()
+        .iter()
+        .map(|i| (i.reference.to_string(), i.replacements[0].presence.clone()))
+        .collect();
+    assert_eq!(
+        presence,
+        [
+            (
+                "project:billing/early".to_owned(),
+                Presence::NotYetValid(future)
+            ),
+            ("project:billing/fine".to_owned(), Presence::Found),
+            ("project:billing/old".to_owned(), Presence::Expired(past)),
+        ]
+    );
+    let json = serde_json::to_string(&Presence::Expired(past)).unwrap();
+    assert!(json.contains(r#""state":"expired""#), "{json}");
+    assert_eq!(
+        serde_json::from_str::<Presence>(&json).unwrap(),
+        Presence::Expired(past)
+    );
+    let report = plan.to_string();
+    assert!(report.contains("expired on"), "{report}");
+    assert!(report.contains("not valid before"), "{report}");
+}
+
 #[tokio::test]
 async fn an_acknowledgement_names_who_made_it() {
     let manager = WorkspaceManager::new(policy(ScopeMode::Project));

@@ -11,6 +11,7 @@ use super::{PolicyState, ScopeMode, ScopePolicy};
 use crate::error::{Error, Result, rfc3339};
 use crate::reference::ConnectionName;
 use crate::reference::{SecretName, SecretRef};
+use crate::value::SecretProperties;
 
 impl ScopePolicy {
     /// Dry run of a switch to `target`: which known references it breaks and, where the target
@@ -22,6 +23,7 @@ impl ScopePolicy {
     /// per plan.
     pub async fn plan_switch(&self, target: ScopeMode) -> SwitchPlan {
         let (from, base_generation) = self.load();
+        let now = OffsetDateTime::now_utc();
         let (refs, truncated) = self.registry.breaking(from, target);
         let mut checked: HashMap<(usize, SecretName), Presence> = HashMap::new();
         let mut unreachable: HashMap<usize, String> = HashMap::new();
@@ -40,7 +42,7 @@ impl ScopePolicy {
                         } else {
                             let backend = self.connections[id].backend();
                             let p = match backend.fetch(candidate.name(), None).await {
-                                Ok(_) => Presence::Found,
+                                Ok(fetched) => Presence::of_dates(fetched.secret.properties(), now),
                                 Err(Error::Disabled { .. }) => Presence::Disabled,
                                 Err(Error::NotFound { .. }) => Presence::Missing,
                                 Err(e) => {
@@ -305,6 +307,10 @@ pub struct Replacement {
 pub enum Presence {
     /// The secret exists and is enabled.
     Found,
+    /// The secret exists but expired on this date.
+    Expired(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+    /// The secret exists but is not valid before this date.
+    NotYetValid(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
     /// The secret exists but is disabled.
     Disabled,
     /// No secret of that name.
@@ -315,10 +321,31 @@ pub enum Presence {
     Unknown(String),
 }
 
+impl Presence {
+    /// `Found`, unless the secret is outside its validity dates at `now`.
+    fn of_dates(properties: &SecretProperties, now: OffsetDateTime) -> Self {
+        match (properties.expires, properties.not_before) {
+            (Some(expires), _) if expires <= now => Self::Expired(expires),
+            (_, Some(not_before)) if not_before > now => Self::NotYetValid(not_before),
+            _ => Self::Found,
+        }
+    }
+}
+
 impl fmt::Display for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Found => f.write_str("exists"),
+            Self::Expired(date) => write!(
+                f,
+                "exists but expired on {}; renew it before switching",
+                rfc3339(date)
+            ),
+            Self::NotYetValid(date) => write!(
+                f,
+                "exists but is not valid before {}; wait or move the date before switching",
+                rfc3339(date)
+            ),
             Self::Disabled => f.write_str("exists but is disabled; enable it before switching"),
             Self::Missing => f.write_str("missing; create it before switching"),
             Self::NoConnection => f.write_str("no connection is configured for that scope"),
