@@ -122,6 +122,16 @@ fn accepted_rows() -> Vec<Accept> {
         ok("HTTPS://myvault.vault.azure.net/secrets/x", None, "x", None, Some("myvault.vault.azure.net"), "https://myvault.vault.azure.net/secrets/x"),
         ok("https://[::1]:8443/secrets/x", None, "x", None, Some("[::1]:8443"), "https://[::1]:8443/secrets/x"),
         ok("{{ https://myvault.vault.azure.net/secrets/x }}", None, "x", None, Some("myvault.vault.azure.net"), "https://myvault.vault.azure.net/secrets/x"),
+        // One trailing slash, as App Service and the portal write identifiers.
+        ok(format!("{kv}/x/"), None, "x", None, Some("myvault.vault.azure.net"), format!("{kv}/x")),
+        ok(format!("{kv}/x/{V_LO}/"), None, "x", Some(V_LO), Some("myvault.vault.azure.net"), format!("{kv}/x/{V_LO}")),
+        // App Service Key Vault references: the same identifiers.
+        ok(format!("@Microsoft.KeyVault(SecretUri={kv}/x/)"), None, "x", None, Some("myvault.vault.azure.net"), format!("{kv}/x")),
+        ok(format!("@Microsoft.KeyVault(SecretUri={kv}/x/{V_LO})"), None, "x", Some(V_LO), Some("myvault.vault.azure.net"), format!("{kv}/x/{V_LO}")),
+        ok("@Microsoft.KeyVault(VaultName=myvault;SecretName=x)", None, "x", None, Some("myvault.vault.azure.net"), format!("{kv}/x")),
+        ok(format!("@Microsoft.KeyVault(VaultName=MyVault;SecretName=x;SecretVersion={V_LO})"), None, "x", Some(V_LO), Some("myvault.vault.azure.net"), format!("{kv}/x/{V_LO}")),
+        ok("@microsoft.keyvault(secretname=x;vaultname=myvault)", None, "x", None, Some("myvault.vault.azure.net"), format!("{kv}/x")),
+        ok("{{ @Microsoft.KeyVault(VaultName=myvault;SecretName=x) }}", None, "x", None, Some("myvault.vault.azure.net"), format!("{kv}/x")),
     ]
 }
 
@@ -305,9 +315,22 @@ fn rejected_rows() -> Vec<Reject> {
         rejects!("{{ project:p/ }}", K::EmptyName, 14),
         rejects!("project:p/a:b", K::BadCharacter { found: ':', part: "secret name" }, 12),
         // Key Vault identifiers.
+        rejects!("https://v.vault.azure.net/secrets/x//", K::BadVersion { .. }, 37),
         rejects!("http://v.vault.azure.net/secrets/x", K::BadIdentifier { .. }, 1),
         rejects!("ftp://v.vault.azure.net/secrets/x", K::BadIdentifier { .. }, 1),
         rejects!("https://user@v.vault.azure.net/secrets/x", K::BadIdentifier { .. }, 9),
+        // App Service references ("@Microsoft.KeyVault(" is 20 characters).
+        rejects!("@Microsoft.KeyVault(VaultName=v;SecretName=x", K::BadAppServiceReference { .. }, 44),
+        rejects!("@Microsoft.KeyVault(SecretName=x)", K::BadAppServiceReference { .. }, 21),
+        rejects!("@Microsoft.KeyVault(VaultName=v)", K::BadAppServiceReference { .. }, 21),
+        rejects!("@Microsoft.KeyVault(VaultName=v;Name=x)", K::BadAppServiceReference { .. }, 33),
+        rejects!("@Microsoft.KeyVault(VaultName=v;VaultName=w;SecretName=x)", K::BadAppServiceReference { .. }, 33),
+        rejects!("@Microsoft.KeyVault(VaultName=v;SecretName=x;)", K::BadAppServiceReference { .. }, 46),
+        rejects!("@Microsoft.KeyVault(VaultName=v.evil.com;SecretName=x)", K::BadAppServiceReference { .. }, 31),
+        rejects!("@Microsoft.KeyVault(VaultName=;SecretName=x)", K::BadAppServiceReference { .. }, 31),
+        rejects!("@Microsoft.KeyVault(VaultName=v;SecretName=a_b)", K::BadCharacter { found: '_', .. }, 45),
+        rejects!("@Microsoft.KeyVault(VaultName=v;SecretName=x;SecretVersion=abc)", K::BadVersion { .. }, 60),
+        rejects!("@Microsoft.KeyVault(SecretUri=http://v.vault.azure.net/secrets/x)", K::BadIdentifier { .. }, 31),
         rejects!("https://user:pw@v.vault.azure.net/secrets/x", K::BadIdentifier { .. }, 9),
         rejects!(format!("{kv}/secrets/x?api-version=7.4"), K::BadIdentifier { .. }, 36),
         rejects!(format!("{kv}/secrets/x#frag"), K::BadIdentifier { .. }, 36),

@@ -237,6 +237,8 @@ async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() 
         "https://corp.vault.azure.net/secrets/db-password",
         "https://CORP.vault.azure.net:443/secrets/DB-PASSWORD",
         "{{ https://corp.vault.azure.net/secrets/db-password }}",
+        "@Microsoft.KeyVault(SecretUri=https://corp.vault.azure.net/secrets/db-password/)",
+        "@Microsoft.KeyVault(VaultName=corp;SecretName=db-password)",
     ] {
         assert_eq!(
             value(&manager, identifier).await.unwrap(),
@@ -248,6 +250,7 @@ async fn identifiers_are_accepted_only_for_the_host_of_the_serving_connection() 
         "https://corp.vault.azure.net:8443/secrets/db-password",
         "https://corp.vault.azure.net.evil.com/secrets/db-password",
         "https://other.vault.azure.net/secrets/db-password",
+        "@Microsoft.KeyVault(VaultName=other;SecretName=db-password)",
     ] {
         match value(&manager, other_host).await {
             Err(Error::UnconfiguredVaultHost { served_by, .. }) => {

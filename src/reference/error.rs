@@ -59,6 +59,11 @@ pub enum ReferenceErrorKind {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An App Service Key Vault reference (`@Microsoft.KeyVault(...)`) that is not well formed.
+    BadAppServiceReference {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl ReferenceError {
@@ -131,6 +136,10 @@ impl fmt::Display for ReferenceError {
             K::BadIdentifier { reason } => write!(
                 f,
                 "the Key Vault secret identifier {reason} (at position {at}); use `https://<vault-host>/secrets/<name>[/<version>]`"
+            ),
+            K::BadAppServiceReference { reason } => write!(
+                f,
+                "the App Service Key Vault reference {reason} (at position {at}); use `@Microsoft.KeyVault(SecretUri=https://<vault-host>/secrets/<name>[/<version>])` or `@Microsoft.KeyVault(VaultName=<vault>;SecretName=<name>[;SecretVersion=<version>])`"
             ),
         }
     }

@@ -8,9 +8,13 @@
 //! project-id  = 1*64( ALPHA / DIGIT / "-" / "_" / "." )
 //! ```
 //!
-//! A Key Vault secret identifier, `https://<vault-host>/secrets/<name>[/<version>]`, is also a
+//! A Key Vault secret identifier, `https://<vault-host>/secrets/<name>[/<version>][/]`, is also a
 //! workspace-level reference; the manager accepts it only when `<vault-host>` is the host of the
-//! connection that serves it.
+//! connection that serves it. So are App Service's Key Vault references, which name the same:
+//! `@Microsoft.KeyVault(SecretUri=<identifier>)` and
+//! `@Microsoft.KeyVault(VaultName=<vault>;SecretName=<name>[;SecretVersion=<version>])`, where
+//! `<vault>` stands for the public cloud's host `<vault>.vault.azure.net` (in another cloud, write
+//! the `SecretUri` form). Their canonical form is the identifier.
 //!
 //! Parsing never echoes the input in its errors: a string passed where a reference belongs may be
 //! a misplaced secret. Errors give the 1-based character position and the reason instead.
@@ -36,6 +40,7 @@ pub const MAX_PROJECT_ID_LEN: usize = 64;
 pub const MAX_REFERENCE_LEN: usize = 1024;
 
 const PROJECT_PREFIX: &str = "project:";
+const APP_SERVICE_PREFIX: &str = "@Microsoft.KeyVault(";
 const IDENTIFIER_SCHEME: &str = "https://";
 
 /// Which scope a reference was written for.
@@ -148,6 +153,9 @@ impl SecretRef {
                 ReferenceErrorKind::UnbalancedBraces,
                 position,
             ));
+        }
+        if starts_with_ignore_case(body, APP_SERVICE_PREFIX) {
+            return parse_app_service(body, offset);
         }
         if looks_like_url(body) {
             return parse_identifier(body, offset);
@@ -389,13 +397,77 @@ fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceErr
     let Some(rest) = path.strip_prefix("/secrets/") else {
         return Err(bad("must have the path `/secrets/<name>`", path_offset + 1));
     };
+    // One trailing slash is how App Service and the portal often write identifiers.
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     let (name, version) = parse_name_and_version(rest, offset + path_offset + "/secrets/".len())?;
-    Ok(SecretRef(Arc::new(Parts {
+    Ok(identifier(vault, name, version))
+}
+
+fn identifier(vault: String, name: SecretName, version: Option<SecretVersion>) -> SecretRef {
+    SecretRef(Arc::new(Parts {
         scope: RefScope::Workspace,
         vault: Some(vault.into()),
         name,
         version,
-    })))
+    }))
+}
+
+/// `@Microsoft.KeyVault(SecretUri=<identifier>)` or
+/// `@Microsoft.KeyVault(VaultName=<vault>;SecretName=<name>[;SecretVersion=<version>])`.
+fn parse_app_service(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
+    let bad = |reason, at: usize| {
+        ReferenceError::new(
+            ReferenceErrorKind::BadAppServiceReference { reason },
+            offset + at,
+        )
+    };
+    let prefix_len = APP_SERVICE_PREFIX.len();
+    let Some(inner) = body[prefix_len..].strip_suffix(')') else {
+        return Err(bad("must end with `)`", body.chars().count()));
+    };
+    // `@Microsoft.KeyVault(` is ASCII: byte and character positions agree up to here.
+    let inner_offset = offset + prefix_len;
+    if let Some(uri) = strip_prefix_ignore_case(inner, "SecretUri=") {
+        return parse_identifier(uri, inner_offset + "SecretUri=".len());
+    }
+    let (mut vault, mut name, mut version) = (None, None, None);
+    let mut at = 0; // characters of `inner` before the current setting
+    for setting in inner.split(';') {
+        let here = at + 1;
+        at += setting.chars().count() + 1;
+        let Some((key, value)) = setting.split_once('=') else {
+            return Err(bad("has a setting without `=`", prefix_len + here));
+        };
+        let value_at = inner_offset + here + key.chars().count() + 1;
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "vaultname" => &mut vault,
+            "secretname" => &mut name,
+            "secretversion" => &mut version,
+            _ => return Err(bad("has an unknown setting", prefix_len + here)),
+        };
+        if slot.replace((value, value_at)).is_some() {
+            return Err(bad("repeats a setting", prefix_len + here));
+        }
+    }
+    let Some((vault, vault_at)) = vault else {
+        return Err(bad("has no `VaultName` or `SecretUri`", prefix_len + 1));
+    };
+    let Some((name, name_at)) = name else {
+        return Err(bad("has no `SecretName`", prefix_len + 1));
+    };
+    let host = (!vault.is_empty() && !vault.contains('.'))
+        .then(|| normalise_authority(&format!("{vault}.vault.azure.net")))
+        .flatten()
+        .ok_or_else(|| bad("has an invalid vault name", vault_at - offset))?;
+    validate_name(name, name_at)?;
+    let version = match version {
+        None => None,
+        Some((v, v_at)) => {
+            validate_version(v, v_at)?;
+            Some(SecretVersion::from_valid(v))
+        }
+    };
+    Ok(identifier(host, SecretName::from_valid(name), version))
 }
 
 /// Checks a vault authority (`host[:port]`) and puts it in canonical form: lower-case, without
