@@ -105,7 +105,8 @@ impl CacheOptions {
     }
 
     /// How long before the end of its time to live a read starts a background refresh of the
-    /// entry (a fifth of the time to live by default). Zero turns refresh ahead off.
+    /// entry (a fifth of the time to live by default; at most half of it, so that a refreshed
+    /// entry is not refreshed again at once). Zero turns refresh ahead off.
     pub fn with_refresh_ahead(mut self, window: Duration) -> Self {
         self.refresh_ahead = Some(window);
         self
@@ -123,7 +124,7 @@ impl CacheOptions {
 
     /// How finely hits tell time: a hundredth of the shortest duration in use.
     pub(crate) fn clock_resolution(&self) -> Duration {
-        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl);
+        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl / 2);
         [self.ttl, self.negative_ttl, self.stale_if_error, window]
             .into_iter()
             .filter(|d| !d.is_zero())
@@ -134,7 +135,7 @@ impl CacheOptions {
 
     /// From what age a read starts a refresh; `None` when refresh ahead is off.
     fn refresh_from(&self) -> Option<Duration> {
-        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl);
+        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl / 2);
         (!window.is_zero()).then(|| self.ttl - window)
     }
 }
@@ -185,6 +186,30 @@ struct Shared<B> {
 
 /// The outcome of one backend fetch, shared by every caller that waited for it.
 type Flight = tokio::sync::OnceCell<Result<Secret>>;
+
+/// Takes a flight out of the map when a caller is done with it, however it ends: once it has
+/// its outcome, or when the last caller waiting for it is dropped first (a cancelled fetch
+/// nobody else waits for must not stay behind).
+struct Leave<'a> {
+    flights: &'a Mutex<HashMap<Key, Arc<Flight>, RandomState>>,
+    key: &'a Key,
+    flight: &'a Arc<Flight>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock();
+        // The map holds one count and each caller one; callers join under this lock.
+        let last = Arc::strong_count(self.flight) <= 2;
+        if flights
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, self.flight))
+            && (self.flight.initialized() || last)
+        {
+            flights.remove(self.key);
+        }
+    }
+}
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -297,8 +322,11 @@ impl<B: SecretBackend> CachedBackend<B> {
     pub fn clear(&self) {
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.flights.lock().clear();
+        // Holding the queue while the map is swept: an entry stored during the sweep that
+        // survives it queues its item after the queue is emptied, so it can still be evicted.
+        let mut order = self.shared.order.lock();
         self.shared.entries.pin().clear();
-        self.shared.order.lock().clear();
+        order.clear();
     }
 
     /// How many answers are cached (not-found answers included).
@@ -410,17 +438,17 @@ impl<B: SecretBackend> Shared<B> {
     /// one; `since` is when the caller found no usable entry.
     async fn load(&self, key: Key, since: u64) -> Result<Fetched> {
         let flight = Arc::clone(self.flights.lock().entry(key.clone()).or_default());
+        let leave = Leave {
+            flights: &self.flights,
+            key: &key,
+            flight: &flight,
+        };
         // If the caller leading the fetch is cancelled, a waiting caller runs its own closure.
         let outcome = flight
             .get_or_init(|| self.fetch_and_store(&key, since))
             .await
             .clone();
-        {
-            let mut flights = self.flights.lock();
-            if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                flights.remove(&key);
-            }
-        }
+        drop(leave);
         match outcome {
             Ok(secret) => Ok(Fetched::new(secret)),
             Err(error) if error.is_temporary() => self.stale(&key, error),
@@ -527,7 +555,7 @@ impl<B: SecretBackend> Shared<B> {
 
     /// The cached value of `key` past its time to live, if stale-if-error allows it.
     fn stale(&self, key: &Key, error: Error) -> Result<Fetched> {
-        let window = self.options.ttl + self.options.stale_if_error;
+        let window = self.options.ttl.saturating_add(self.options.stale_if_error);
         let guard = self.entries.guard();
         if !self.options.stale_if_error.is_zero()
             && let Some(Entry {
@@ -579,5 +607,69 @@ mod tests {
             queued <= 2 * 4 + 16 + 1,
             "{queued} items queued for 4 entries"
         );
+    }
+
+    #[test]
+    fn refresh_ahead_starts_no_earlier_than_half_the_time_to_live() {
+        let ttl = Duration::from_secs(300);
+        let options = CacheOptions::new().with_ttl(ttl);
+        assert_eq!(options.refresh_from(), Some(Duration::from_secs(240)));
+        let whole = options.clone().with_refresh_ahead(ttl);
+        assert_eq!(whole.refresh_from(), Some(Duration::from_secs(150)));
+        let off = options.with_refresh_ahead(Duration::ZERO);
+        assert_eq!(off.refresh_from(), None);
+    }
+
+    /// A backend whose answers never come.
+    #[derive(Debug)]
+    struct Hanging(Location);
+
+    #[async_trait]
+    impl SecretBackend for Hanging {
+        fn fetch<'a>(&'a self, _: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
+            Fetch::new(std::future::pending())
+        }
+        async fn check(&self) -> Result<()> {
+            Ok(())
+        }
+        fn location(&self) -> &Location {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_cancelled_fetch_nobody_waits_for_leaves_nothing_behind() {
+        let cached = CachedBackend::new(Hanging(Location::memory()), CacheOptions::new());
+        let name = SecretName::new("db").unwrap();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut first = cached.fetch(&name, None);
+        assert!(std::pin::Pin::new(&mut first).poll(&mut cx).is_pending());
+        let mut second = cached.fetch(&name, None);
+        assert!(std::pin::Pin::new(&mut second).poll(&mut cx).is_pending());
+        drop(first);
+        assert_eq!(
+            cached.shared.flights.lock().len(),
+            1,
+            "a caller still waits"
+        );
+        drop(second);
+        assert!(cached.shared.flights.lock().is_empty());
+    }
+
+    #[test]
+    fn a_stale_window_of_any_length_is_fine() {
+        let cached = CachedBackend::new(
+            MemoryBackend::new(),
+            CacheOptions::new().with_stale_if_error(Duration::MAX),
+        );
+        let key = Key {
+            name: SecretName::new("db").unwrap(),
+            version: None,
+        };
+        let error = cached.shared.not_found(&KeyRef {
+            name: &key.name,
+            version: None,
+        });
+        assert!(cached.shared.stale(&key, error).is_err());
     }
 }

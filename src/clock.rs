@@ -14,7 +14,12 @@
 //! A task that reads in a loop without ever awaiting anything keeps the runtime from running
 //! the clock's task, so every 64th read on a thread takes the system clock as well: time never
 //! stands still for more than 64 reads, and the count is per thread, so it is shared with no
-//! other core.
+//! other core. The same bound holds when the runtime the task runs on sits idle between reads
+//! (a current-thread runtime driven now and then by `block_on`): there, a value may be served
+//! up to 63 reads per thread past its time to live.
+//!
+//! On a runtime without timers the task fails at its first sleep (Tokio reports the panic
+//! once); the clock then never starts it again and every read takes the system clock.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -31,6 +36,9 @@ struct Ticks {
     /// Nanoseconds from `origin` to the last tick.
     elapsed: AtomicU64,
     running: AtomicBool,
+    /// The task failed (a runtime without timers): never start it again, read the system
+    /// clock instead.
+    failed: AtomicBool,
     resolution: Duration,
 }
 
@@ -40,6 +48,7 @@ impl CoarseClock {
             origin: Instant::now(),
             elapsed: AtomicU64::new(0),
             running: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             resolution: resolution.clamp(Duration::from_millis(1), Duration::from_secs(1)),
         }))
     }
@@ -65,6 +74,7 @@ impl CoarseClock {
     fn start(&self) -> u64 {
         let now = self.0.catch_up();
         if !self.0.running.load(Ordering::Acquire)
+            && !self.0.failed.load(Ordering::Relaxed)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
             && !self.0.running.swap(true, Ordering::AcqRel)
         {
@@ -123,6 +133,9 @@ struct Running(Weak<Ticks>);
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(ticks) = self.0.upgrade() {
+            if std::thread::panicking() {
+                ticks.failed.store(true, Ordering::Relaxed);
+            }
             ticks.running.store(false, Ordering::Release);
         }
     }
@@ -191,6 +204,27 @@ mod tests {
             clock.exact();
         }
         assert_eq!(clock.0.elapsed.load(Ordering::Relaxed), kept);
+    }
+
+    #[test]
+    fn a_runtime_without_timers_gets_one_try() {
+        let clock = CoarseClock::new(Duration::from_millis(10));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let start = clock.now();
+            tokio::task::yield_now().await; // the task runs, and fails at its first sleep
+            assert!(clock.0.failed.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(5));
+            for _ in 0..10 {
+                clock.now();
+                tokio::task::yield_now().await;
+            }
+            assert!(!clock.0.running.load(Ordering::Relaxed), "started again");
+            // Every read takes the system clock now.
+            assert!(Duration::from_nanos(clock.now() - start) >= Duration::from_millis(5));
+        });
     }
 
     #[test]
