@@ -428,7 +428,9 @@ impl<B: SecretBackend> CachedBackend<B> {
         runtime.spawn(async move {
             let now = shared.clock.exact();
             // The outcome lands in the cache; a failure leaves the entry to expire.
-            let _ = shared.load(key, now).await;
+            if let Err(error) = shared.join(&key, now).await {
+                tracing::debug!(%error, secret = %key.name, "refresh ahead failed; the entry expires as usual");
+            }
         });
     }
 }
@@ -437,23 +439,28 @@ impl<B: SecretBackend> Shared<B> {
     /// Fetches `key` from the backend, joining the fetch already in progress for it if there is
     /// one; `since` is when the caller found no usable entry.
     async fn load(&self, key: Key, since: u64) -> Result<Fetched> {
-        let flight = Arc::clone(self.flights.lock().entry(key.clone()).or_default());
-        let leave = Leave {
-            flights: &self.flights,
-            key: &key,
-            flight: &flight,
-        };
-        // If the caller leading the fetch is cancelled, a waiting caller runs its own closure.
-        let outcome = flight
-            .get_or_init(|| self.fetch_and_store(&key, since))
-            .await
-            .clone();
-        drop(leave);
-        match outcome {
+        match self.join(&key, since).await {
             Ok(secret) => Ok(Fetched::new(secret)),
             Err(error) if error.is_temporary() => self.stale(&key, error),
             Err(error) => Err(error),
         }
+    }
+
+    /// The backend's answer for `key`, from the fetch in progress or a new one.
+    async fn join(&self, key: &Key, since: u64) -> Result<Secret> {
+        let flight = Arc::clone(self.flights.lock().entry(key.clone()).or_default());
+        let leave = Leave {
+            flights: &self.flights,
+            key,
+            flight: &flight,
+        };
+        // If the caller leading the fetch is cancelled, a waiting caller runs its own closure.
+        let outcome = flight
+            .get_or_init(|| self.fetch_and_store(key, since))
+            .await
+            .clone();
+        drop(leave);
+        outcome
     }
 
     async fn fetch_and_store(&self, key: &Key, since: u64) -> Result<Secret> {
