@@ -608,6 +608,10 @@ impl Shape for EntryShape<'_> {
 
 /// A secret in full form. Every field is optional here; [`into_secrets`](Self::into_secrets)
 /// checks which go together.
+///
+/// It repeats [`VersionFields`] with `versions` added rather than `#[serde(flatten)]` it in:
+/// serde refuses `deny_unknown_fields` together with `flatten`, and an unknown key must be an
+/// error naming its path.
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 struct SecretFields {
