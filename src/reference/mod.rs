@@ -24,9 +24,9 @@ mod names;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 pub use error::{ReferenceError, ReferenceErrorKind};
 pub use names::{ConnectionName, ProjectId, SecretName, SecretVersion};
@@ -87,16 +87,15 @@ impl fmt::Display for ScopeMode {
 /// back an equal reference. Two references are equal when they name the same secret in the same
 /// scope: names and versions compare case-insensitively.
 ///
-/// Cloning is cheap: clones share one allocation.
+/// Cloning is cheap and allocates nothing: the parts are held inline (up to 23 bytes of text
+/// each) or shared.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SecretRef(Arc<Parts>);
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Parts {
-    scope: RefScope,
-    vault: Option<Box<str>>,
+pub struct SecretRef {
     name: SecretName,
     version: Option<SecretVersion>,
+    scope: RefScope,
+    /// The vault host a Key Vault identifier names, in canonical form.
+    vault: Option<SmolStr>,
 }
 
 impl SecretRef {
@@ -165,38 +164,38 @@ impl SecretRef {
 
     /// A workspace-level reference to the latest version of `name`.
     pub fn workspace(name: SecretName) -> Self {
-        Self(Arc::new(Parts {
+        Self {
             scope: RefScope::Workspace,
             vault: None,
             name,
             version: None,
-        }))
+        }
     }
 
     /// A project-level reference to the latest version of `name` in `project`.
     pub fn project(project: ProjectId, name: SecretName) -> Self {
-        Self(Arc::new(Parts {
+        Self {
             scope: RefScope::Project(project),
             vault: None,
             name,
             version: None,
-        }))
+        }
     }
 
     /// The same reference pinned to `version`.
     pub fn with_version(mut self, version: SecretVersion) -> Self {
-        Arc::make_mut(&mut self.0).version = Some(version);
+        self.version = Some(version);
         self
     }
 
     /// The scope the reference was written for.
     pub fn scope(&self) -> &RefScope {
-        &self.0.scope
+        &self.scope
     }
 
     /// The project of a project-level reference.
     pub fn project_id(&self) -> Option<&ProjectId> {
-        match &self.0.scope {
+        match &self.scope {
             RefScope::Project(p) => Some(p),
             RefScope::Workspace => None,
         }
@@ -204,21 +203,21 @@ impl SecretRef {
 
     /// The secret name.
     pub fn name(&self) -> &SecretName {
-        &self.0.name
+        &self.name
     }
 
     /// The pinned version, or `None` for the latest.
     pub fn version(&self) -> Option<&SecretVersion> {
-        self.0.version.as_ref()
+        self.version.as_ref()
     }
 
     /// The vault host (with a port if not 443) of a Key Vault identifier reference.
     pub fn vault_host(&self) -> Option<&str> {
-        self.0.vault.as_deref()
+        self.vault.as_deref()
     }
 
     pub(crate) fn scope_description(&self) -> String {
-        match &self.0.scope {
+        match &self.scope {
             RefScope::Workspace => "workspace-level".to_owned(),
             RefScope::Project(p) => format!("project-level (project `{p}`)"),
         }
@@ -227,7 +226,7 @@ impl SecretRef {
 
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts = &*self.0;
+        let parts = self;
         if let Some(vault) = &parts.vault {
             write!(f, "{IDENTIFIER_SCHEME}{vault}/secrets/{}", parts.name)?;
         } else {
@@ -335,12 +334,12 @@ fn parse_body(body: &str, offset: usize) -> Result<SecretRef, ReferenceError> {
         (RefScope::Workspace, body, offset)
     };
     let (name, version) = parse_name_and_version(rest, rest_offset)?;
-    Ok(SecretRef(Arc::new(Parts {
+    Ok(SecretRef {
         scope,
         vault: None,
         name,
         version,
-    })))
+    })
 }
 
 /// Parses `<name>[/<version>]` that starts at character offset `offset`.
@@ -404,12 +403,12 @@ fn parse_identifier(body: &str, offset: usize) -> Result<SecretRef, ReferenceErr
 }
 
 fn identifier(vault: String, name: SecretName, version: Option<SecretVersion>) -> SecretRef {
-    SecretRef(Arc::new(Parts {
+    SecretRef {
         scope: RefScope::Workspace,
-        vault: Some(vault.into()),
+        vault: Some(SmolStr::from(vault)),
         name,
         version,
-    }))
+    }
 }
 
 /// `@Microsoft.KeyVault(SecretUri=<identifier>)` or

@@ -2,70 +2,49 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::num::NonZeroU64;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 use super::error::{ReferenceError, ReferenceErrorKind};
 use super::{MAX_NAME_LEN, MAX_PROJECT_ID_LEN};
 
 /// ASCII text that compares and hashes ignoring case, as Key Vault compares names and versions.
 ///
-/// It keeps the text as written, for messages, and its lower-case form, folded once here: a
-/// name is hashed on every cache hit, and hashing a folded string is one pass over its bytes
-/// (about 7 ns for a 21-byte name), where folding while hashing (as `unicase` does, byte by
-/// byte) measured 67 ns. One allocation holds both; when the text is already lower-case, as
-/// names usually are, it is stored once.
+/// It keeps the text as written, for messages, with the hash of its lower-case form computed
+/// once here: a cache hit hashes one word. Text of up to 23 bytes (most names) is held inline,
+/// so comparing two names reads no memory but their own, and cloning one allocates nothing.
 #[derive(Clone)]
 struct Folded {
-    /// The text as written, followed by its lower-case form when the two differ.
-    text: Arc<str>,
-    written_len: usize,
-    /// The lower-case form's hash, computed once: a hit hashes one word.
+    /// The hash of the lower-case form.
     hash: u64,
+    /// The text as written.
+    text: SmolStr,
 }
 
 impl Folded {
     fn new(written: &str) -> Self {
-        let text: Arc<str> = if written.bytes().any(|b| b.is_ascii_uppercase()) {
-            let mut both = String::with_capacity(written.len() * 2);
-            both.push_str(written);
-            both.push_str(&written.to_ascii_lowercase());
-            both.into()
-        } else {
-            written.into()
-        };
-        let mut folded = Self {
-            text,
-            written_len: written.len(),
-            hash: 0,
-        };
-        folded.hash = fold_hash(folded.folded());
-        folded
+        Self {
+            hash: fold_hash(written),
+            text: SmolStr::new(written),
+        }
     }
 
     #[inline]
     fn as_str(&self) -> &str {
-        &self.text[..self.written_len]
-    }
-
-    #[inline]
-    fn folded(&self) -> &str {
-        match self.text.len() == self.written_len {
-            true => &self.text,
-            false => &self.text[self.written_len..],
-        }
+        &self.text
     }
 }
 
 impl PartialEq for Folded {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        // Clones share their text: a name compared with the key made from it compares one
-        // pointer.
+        // Equal hashes almost always mean equal text, and usually written alike.
         self.hash == other.hash
-            && (Arc::ptr_eq(&self.text, &other.text) || self.folded() == other.folded())
+            && (self.text == other.text || self.text.eq_ignore_ascii_case(&other.text))
     }
 }
 impl Eq for Folded {}
@@ -77,10 +56,19 @@ impl Hash for Folded {
     }
 }
 
-/// The hash of folded text, keyed once per process so that names cannot be chosen to collide.
-fn fold_hash(folded: &str) -> u64 {
+/// The hash of `text`'s lower-case form, keyed once per process so that names cannot be chosen
+/// to collide. Folds in chunks on the stack: nothing is allocated.
+fn fold_hash(text: &str) -> u64 {
     static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
-    STATE.get_or_init(Default::default).hash_one(folded)
+    let mut hasher = STATE.get_or_init(Default::default).build_hasher();
+    let mut folded = [0u8; 64];
+    for chunk in text.as_bytes().chunks(folded.len()) {
+        let folded = &mut folded[..chunk.len()];
+        folded.copy_from_slice(chunk);
+        folded.make_ascii_lowercase();
+        hasher.write(folded);
+    }
+    hasher.finish()
 }
 
 /// A secret name: 1 to 127 ASCII letters, digits and hyphens, compared case-insensitively.
@@ -106,36 +94,68 @@ impl SecretName {
 }
 
 /// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SecretVersion(Folded);
+///
+/// Held inline, as written, with the hash of its lower-case form: copying, comparing and
+/// hashing one reads no other memory.
+#[derive(Clone, Copy)]
+pub struct SecretVersion {
+    digits: [u8; VERSION_LEN],
+    /// Never zero, so that an `Option<SecretVersion>` takes no more room.
+    hash: NonZeroU64,
+}
+
+/// How many hexadecimal digits a version has.
+const VERSION_LEN: usize = 32;
 
 impl SecretVersion {
     /// Checks that `version` is 32 hexadecimal digits.
     pub fn new(version: &str) -> Result<Self, ReferenceError> {
         validate_version(version, 1)?;
-        Ok(Self(Folded::new(version)))
+        Ok(Self::from_valid(version))
     }
 
     /// The version as written.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        // Validated ASCII when made, so this never falls back.
+        std::str::from_utf8(&self.digits).unwrap_or_default()
     }
 
-    /// A version the parser has validated.
+    /// A version the parser has validated: 32 hexadecimal digits.
     pub(super) fn from_valid(version: &str) -> Self {
-        Self(Folded::new(version))
+        let mut digits = [0; VERSION_LEN];
+        digits.copy_from_slice(&version.as_bytes()[..VERSION_LEN]);
+        Self {
+            digits,
+            hash: NonZeroU64::MIN | fold_hash(version),
+        }
+    }
+}
+
+impl PartialEq for SecretVersion {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+            && (self.digits == other.digits || self.digits.eq_ignore_ascii_case(&other.digits))
+    }
+}
+impl Eq for SecretVersion {}
+
+impl Hash for SecretVersion {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash.get());
     }
 }
 
 /// A project id: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, compared exactly.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProjectId(Arc<str>);
+pub struct ProjectId(SmolStr);
 
 impl ProjectId {
     /// Checks `id` against the project-id rule.
     pub fn new(id: &str) -> Result<Self, ReferenceError> {
         validate_project_id(id, 1)?;
-        Ok(Self(id.into()))
+        Ok(Self(SmolStr::new(id)))
     }
 
     /// The id as written.
@@ -145,7 +165,7 @@ impl ProjectId {
 
     /// An id the parser has validated.
     pub(super) fn from_valid(id: &str) -> Self {
-        Self(id.into())
+        Self(SmolStr::new(id))
     }
 }
 

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use compact_str::CompactString;
 use foldhash::fast::RandomState;
+use smol_str::SmolStr;
 
 use super::ScopeMode;
 use crate::reference::{ReferenceError, SecretRef};
@@ -15,9 +15,9 @@ use crate::reference::{ReferenceError, SecretRef};
 /// first parsed.
 pub(crate) struct Registry {
     limit: usize,
-    /// Reference text, as a service wrote it, to its parsed form. Texts of up to 24 bytes are
+    /// Reference text, as a service wrote it, to its parsed form. Texts of up to 23 bytes, and the parsed form, are
     /// held in the map's entry itself, so a lookup reads no other memory to compare them.
-    parsed: papaya::HashMap<CompactString, SecretRef, RandomState>,
+    parsed: papaya::HashMap<SmolStr, SecretRef, RandomState>,
     /// Every reference known to be in use, in canonical form.
     known: papaya::HashMap<SecretRef, (), RandomState>,
     /// Places taken in each map, reserved before an insert so that racing inserts cannot
@@ -64,7 +64,7 @@ impl Registry {
         if self.observe(&reference) && self.reserve(&self.parsed_len) {
             let parsed = self.parsed.pin();
             if parsed
-                .try_insert(CompactString::new(text), reference.clone())
+                .try_insert(SmolStr::new(text), reference.clone())
                 .is_err()
             {
                 self.parsed_len.fetch_sub(1, Ordering::Relaxed); // parsed meanwhile
