@@ -13,7 +13,7 @@ use std::sync::Arc;
 use secretscope::cache::{CacheOptions, CachedBackend};
 use secretscope::prelude::*;
 use secretscope::{
-    Connection, Fetch, Location, ScopeMode, ScopePolicy, Secret, SecretName, SecretProperties,
+    Connection, Fetched, Location, ScopeMode, ScopePolicy, Secret, SecretName, SecretProperties,
     SecretVersion, WorkspaceManager,
 };
 
@@ -28,12 +28,16 @@ struct Vault(Location);
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Vault {
-    fn fetch<'a>(&'a self, name: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
+    async fn fetch(
+        &self,
+        name: &SecretName,
+        _: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
         let mut properties = SecretProperties::new(name.clone());
         properties.version = Some(SecretVersion::new("0123456789abcdef0123456789abcdef").unwrap());
         properties.created = Some(time::OffsetDateTime::UNIX_EPOCH);
         properties.updated = Some(time::OffsetDateTime::UNIX_EPOCH);
-        Fetch::ready(Ok(Secret::new("v".repeat(VALUE_LEN), properties).into()))
+        Ok(Secret::new("v".repeat(VALUE_LEN), properties).into())
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())

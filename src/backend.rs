@@ -7,13 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::future::MaybeReady;
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
 use crate::value::{Secret, Source};
-
-/// What [`SecretBackend::fetch`] returns: a [`MaybeReady`] future of the fetched secret.
-pub type Fetch<'a> = MaybeReady<'a, Result<Fetched>>;
 
 /// A place secrets are read from: Azure Key Vault, a local file, memory; or a layer in front
 /// of one (the cache, the validity check), which implements the same trait by delegating.
@@ -24,22 +20,24 @@ pub type Fetch<'a> = MaybeReady<'a, Result<Fetched>>;
 /// disabled one [`Error::Disabled`](crate::Error::Disabled), and so on.
 ///
 /// Names and versions arrive already validated, so a backend can put them into a URL path.
-/// Every method is required, so a layer cannot silently fall back to a default.
 ///
-/// `fetch` returns a [`Fetch`]: [`Fetch::ready`](MaybeReady::ready) when the answer is at hand
-/// (a map lookup), [`Fetch::new`](MaybeReady::new) around an `async` block otherwise.
+/// [`fetch_now`](Self::fetch_now) is the one provided method: a backend that can answer
+/// without waiting (a lookup in memory) says so there, and every call that can be answered at
+/// once is, without a future or an allocation. Layers pass it through to the backend they
+/// wrap, and the behaviour suite ([`conformance`](crate::conformance)) checks that both
+/// methods agree.
 ///
 /// ```
-/// use secretscope::{Fetch, Location, Result, Secret, SecretBackend, SecretName, SecretProperties, SecretVersion};
+/// use secretscope::{Fetched, Location, Result, Secret, SecretBackend, SecretName, SecretProperties, SecretVersion};
 ///
 /// #[derive(Debug)]
 /// struct Fixed(Location);
 ///
 /// #[async_trait::async_trait]
 /// impl SecretBackend for Fixed {
-///     fn fetch<'a>(&'a self, name: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
+///     async fn fetch(&self, name: &SecretName, _: Option<&SecretVersion>) -> Result<Fetched> {
 ///         let secret = Secret::new("fixed".to_owned(), SecretProperties::new(name.clone()));
-///         Fetch::ready(Ok(secret.into()))
+///         Ok(secret.into())
 ///     }
 ///
 ///     async fn check(&self) -> Result<()> {
@@ -55,7 +53,23 @@ pub type Fetch<'a> = MaybeReady<'a, Result<Fetched>>;
 #[async_trait]
 pub trait SecretBackend: Send + Sync + fmt::Debug + 'static {
     /// Fetches the latest version of `name`, or `version` when one is given.
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a>;
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched>;
+
+    /// What [`fetch`](Self::fetch) would return, if it is known without waiting: a cache hit,
+    /// a lookup in memory, a refusal before any I/O. `None`, the default, sends the caller to
+    /// `fetch`.
+    ///
+    /// A layer returns what it can answer itself and otherwise passes the call through, so
+    /// that an answer at hand at the bottom of a stack is still answered at once at its top.
+    #[inline]
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
+        let _ = (name, version);
+        None
+    }
 
     /// Proves the backend is reachable and the caller may read secrets, without reading one.
     async fn check(&self) -> Result<()>;
@@ -67,9 +81,17 @@ pub trait SecretBackend: Send + Sync + fmt::Debug + 'static {
 
 #[async_trait]
 impl<T: SecretBackend + ?Sized> SecretBackend for Arc<T> {
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        (**self).fetch(name, version).await
+    }
+
     #[inline(always)]
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        (**self).fetch(name, version)
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
+        (**self).fetch_now(name, version)
     }
 
     async fn check(&self) -> Result<()> {

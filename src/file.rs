@@ -139,7 +139,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use crate::backend::{Fetch, SecretBackend};
+use crate::backend::{Fetched, SecretBackend};
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::memory::Store;
@@ -217,8 +217,19 @@ impl fmt::Debug for FileBackend {
 
 #[async_trait]
 impl SecretBackend for FileBackend {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        Fetch::ready(
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        self.read()
+            .fetch(name, version, &self.location)
+            .map(Into::into)
+    }
+
+    #[inline]
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
+        Some(
             self.read()
                 .fetch(name, version, &self.location)
                 .map(Into::into),

@@ -159,7 +159,7 @@ pub mod testing;
 pub mod validity;
 mod value;
 
-pub use backend::{Fetch, Fetched, SecretBackend};
+pub use backend::{Fetched, SecretBackend};
 pub use cache::CacheOptions;
 pub use connection::{Connection, ConnectionReport};
 pub use error::{Error, ErrorKind, ErrorSource, MissingGrant, Result};
@@ -177,7 +177,9 @@ pub use scope::{
     ScopePolicyBuilder, SwitchPlan,
 };
 pub use validity::ValidityOptions;
-pub use value::{ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source};
+pub use value::{
+    Resolved, ResolvedSecret, Secret, SecretMetadata, SecretProperties, SecretValue, Source,
+};
 
 /// The traits a caller needs in scope: `use secretscope::prelude::*;`.
 pub mod prelude {

@@ -12,11 +12,11 @@ use crate::future::MaybeReady;
 use crate::reference::SecretRef;
 use crate::scope::{self, Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
 use crate::validity::ValidityOptions;
-use crate::value::{ResolvedSecret, SecretValue, Source};
+use crate::value::{Resolved, ResolvedSecret, SecretValue, Source};
 
 /// What [`SecretsManager::resolve_ref`] returns: a [`MaybeReady`] future of the resolved
 /// secret, ready at once on a cache hit.
-pub type Resolving<'a> = MaybeReady<'a, Result<ResolvedSecret<'a>>>;
+pub type Resolving<'a> = MaybeReady<'a, Result<Resolved<'a>>>;
 
 /// Resolves secret references to secret values.
 ///
@@ -93,7 +93,7 @@ pub trait SecretsManagerExt: SecretsManager {
     fn resolve_with_metadata<'a>(
         &'a self,
         reference: &'a str,
-    ) -> MaybeReady<'a, Result<ResolvedSecret<'static>>> {
+    ) -> MaybeReady<'a, Result<ResolvedSecret>> {
         resolve_text(self, reference, |resolved| resolved.into_owned())
     }
 }
@@ -109,7 +109,7 @@ impl<M: SecretsManager + ?Sized> SecretsManagerExt for M {}
 fn resolve_text<'a, M, T>(
     manager: &'a M,
     text: &'a str,
-    finish: fn(ResolvedSecret<'_>) -> T,
+    finish: fn(Resolved<'_>) -> T,
 ) -> MaybeReady<'a, Result<T>>
 where
     M: SecretsManager + ?Sized,
@@ -227,15 +227,14 @@ impl WorkspaceManager {
     }
 
     /// A fetch's outcome, once the scope is confirmed unchanged.
-    #[inline(always)]
     fn finish<'a>(
         route: &Route<'a>,
         reference: &'a SecretRef,
         outcome: Result<Fetched>,
-    ) -> Result<ResolvedSecret<'a>> {
+    ) -> Result<Resolved<'a>> {
         let fetched = outcome?;
         let generation = route.confirm(reference)?;
-        Ok(ResolvedSecret::new(
+        Ok(Resolved::new(
             fetched.secret,
             reference,
             route.connection.name(),
@@ -250,38 +249,41 @@ impl SecretsManager for WorkspaceManager {
     fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
         let route = match self.policy.route(reference) {
             Ok(route) => route,
-            Err(error) => {
-                log_failure(reference, &error);
-                return MaybeReady::ready(Err(error));
-            }
+            Err(error) => return refuse(reference, error),
         };
-        let fetch = route
-            .connection
-            .stack()
-            .entry
-            .fetch(reference.name(), reference.version());
-        match fetch.into_ready() {
-            // A hit, or an answer the stack had at once.
-            Ok(outcome) => {
-                // Every reference answered is known to switch plans, even one parsed
-                // elsewhere. A cache hit of a connection only one scope reaches is of a
-                // reference recorded when it was fetched, so only the others look.
-                if route.shared
-                    || outcome
-                        .as_ref()
-                        .is_ok_and(|fetched| fetched.source == Source::Backend)
-                {
+        let stack = &route.connection.stack().entry;
+        // Every reference answered is known to switch plans, even one parsed elsewhere. A
+        // cache hit of a connection only one scope reaches is of a reference recorded when it
+        // was fetched, so only the others look.
+        match stack.fetch_now(reference.name(), reference.version()) {
+            // A hit, or a value the backend had at hand.
+            Some(Ok(fetched)) => {
+                if route.shared || fetched.source == Source::Backend {
                     self.policy.registry().observe(reference);
                 }
-                let outcome = Self::finish(&route, reference, outcome);
-                if let Err(error) = &outcome {
-                    log_failure(reference, error);
+                match route.confirm(reference) {
+                    Ok(generation) => MaybeReady::ready(Ok(Resolved::new(
+                        fetched.secret,
+                        reference,
+                        route.connection.name(),
+                        fetched.source,
+                        fetched.age,
+                        generation,
+                    ))),
+                    Err(error) => refuse(reference, error),
                 }
-                MaybeReady::ready(outcome)
             }
-            Err(pending) => MaybeReady::new(async move {
+            // A refusal known at once (a cached not-found, a date the validity layer refuses).
+            Some(Err(error)) => {
+                if route.shared {
+                    self.policy.registry().observe(reference);
+                }
+                refuse(reference, error)
+            }
+            None => MaybeReady::new(async move {
                 self.policy.registry().observe(reference);
-                let outcome = Self::finish(&route, reference, pending.await);
+                let outcome = stack.fetch(reference.name(), reference.version()).await;
+                let outcome = Self::finish(&route, reference, outcome);
                 if let Err(error) = &outcome {
                     log_failure(reference, error);
                 } else {
@@ -295,6 +297,13 @@ impl SecretsManager for WorkspaceManager {
     fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
         Ok(self.policy.registry().with_parsed(text, with)?)
     }
+}
+
+/// A failure known at once, logged.
+#[cold]
+fn refuse<'a>(reference: &SecretRef, error: Error) -> Resolving<'a> {
+    log_failure(reference, &error);
+    MaybeReady::ready(Err(error))
 }
 
 fn log_failure(reference: &SecretRef, error: &Error) {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use parking_lot::RwLock;
 use time::OffsetDateTime;
 
-use crate::backend::{Fetch, SecretBackend};
+use crate::backend::{Fetched, SecretBackend};
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
@@ -116,7 +116,7 @@ impl Store {
         if !properties.enabled {
             return Err(Error::Disabled {
                 name: properties.name.clone(),
-                version: properties.version.clone(),
+                version: properties.version,
                 location: location.clone(),
             });
         }
@@ -178,7 +178,7 @@ impl MemoryBackend {
         let version = SecretVersion::new(&format!("{counter:032x}")).expect("32 hex digits");
         let now = OffsetDateTime::now_utc();
         let mut properties = SecretProperties::new(name);
-        properties.version = Some(version.clone());
+        properties.version = Some(version);
         properties.content_type = attributes.content_type;
         properties.enabled = attributes.enabled;
         properties.not_before = attributes.not_before;
@@ -208,6 +208,13 @@ impl Default for MemoryBackend {
     }
 }
 
+impl MemoryBackend {
+    fn read(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        let outcome = self.store.read().fetch(name, version, &self.location);
+        outcome.map(Into::into)
+    }
+}
+
 impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryBackend")
@@ -218,9 +225,17 @@ impl fmt::Debug for MemoryBackend {
 
 #[async_trait]
 impl SecretBackend for MemoryBackend {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        let outcome = self.store.read().fetch(name, version, &self.location);
-        Fetch::ready(outcome.map(Into::into))
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        self.read(name, version)
+    }
+
+    #[inline]
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
+        Some(self.read(name, version))
     }
 
     async fn check(&self) -> Result<()> {

@@ -9,7 +9,7 @@ use std::fmt;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::backend::{Fetch, Fetched, SecretBackend};
+use crate::backend::{Fetched, SecretBackend};
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
@@ -46,10 +46,10 @@ impl ValidityOptions {
     /// options enforce. Most secrets have no dates, so this is all a hit does.
     #[inline(always)]
     fn passes_at_once(self, fetched: &Fetched) -> bool {
-        let properties = fetched.secret.properties();
-        properties.enabled
-            && (self.allow_expired || properties.expires.is_none())
-            && (self.allow_not_yet_valid || properties.not_before.is_none())
+        fetched
+            .secret
+            .gate()
+            .passes(self.allow_expired, self.allow_not_yet_valid)
     }
 
     /// Refuses `fetched` if it is disabled or outside the dates these options enforce; errors
@@ -61,7 +61,7 @@ impl ValidityOptions {
         let subject = || {
             (
                 properties.name.clone(),
-                properties.version.clone(),
+                properties.version,
                 at.clone(),
             )
         };
@@ -138,20 +138,21 @@ impl<B: fmt::Debug> fmt::Debug for ValidatedBackend<B> {
 
 #[async_trait]
 impl<B: SecretBackend> SecretBackend for ValidatedBackend<B> {
-    #[inline]
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        let options = self.options;
-        let location = || self.inner.location();
-        let fetch = self.inner.fetch(name, version);
-        // A hit that passes goes up as it came, without being taken apart and rebuilt.
-        if let Some(Ok(fetched)) = fetch.ready_ref()
-            && options.passes_at_once(fetched)
-        {
-            return fetch;
-        }
-        match fetch.into_ready() {
-            Ok(outcome) => Fetch::ready(outcome.and_then(|f| options.check(f, location()))),
-            Err(pending) => Fetch::new(async move { options.check(pending.await?, location()) }),
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        let fetched = self.inner.fetch(name, version).await?;
+        self.options.check(fetched, self.inner.location())
+    }
+
+    #[inline(always)]
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
+        match self.inner.fetch_now(name, version)? {
+            // A hit that passes goes up as it came.
+            Ok(fetched) if self.options.passes_at_once(&fetched) => Some(Ok(fetched)),
+            outcome => Some(outcome.and_then(|f| self.options.check(f, self.inner.location()))),
         }
     }
 

@@ -12,15 +12,84 @@ use time::OffsetDateTime;
 use crate::reference::ConnectionName;
 use crate::reference::{RefScope, SecretName, SecretRef, SecretVersion};
 
-/// The one allocation behind a [`Secret`] and the [`SecretValue`]s taken from it: the value and,
-/// for a secret a backend returned, its properties.
-///
-/// One allocation, one reference count: a cache hit clones a single `Arc`, so readers on
-/// different cores share no other counter.
-struct Shared {
+/// One version of a secret, immutable once made: the value and, for a secret a backend
+/// returned, its properties. Its bytes are zeroized when the last handle to it is dropped.
+struct Core {
     value: SecretString,
     /// `None` only for a value made with [`SecretValue::new`].
     properties: Option<SecretProperties>,
+}
+
+/// A counted handle to a [`Core`]: what [`Secret`] and [`SecretValue`] hold.
+///
+/// Cloning a handle writes its count and nothing else. A cache keeps several handles to one
+/// secret ([`Secret::with_own_count`]) and gives each core's readers their own, so readers on
+/// different cores never write the same memory. Each handle's allocation is a cache line long
+/// (64 bytes with its counts), so no two counts share a line; the flags a validity check reads
+/// on every hit sit beside the count, so a hit reads no other line of the secret.
+struct Handle {
+    core: Arc<Core>,
+    gate: Gate,
+    _line: [u8; HANDLE_PADDING],
+}
+
+/// Pads a handle's allocation (two counts, a pointer, the gate) to a cache line.
+const HANDLE_PADDING: usize = 64 - 2 * size_of::<usize>() - size_of::<usize>() - 1;
+
+impl Handle {
+    fn new(value: String, properties: Option<SecretProperties>) -> Arc<Self> {
+        let gate = Gate::of(properties.as_ref());
+        Arc::new(Self {
+            core: Arc::new(Core {
+                value: secret_string(value),
+                properties,
+            }),
+            gate,
+            _line: [0; HANDLE_PADDING],
+        })
+    }
+}
+
+/// What a validity check needs to know of a secret's properties without reading them: whether
+/// it is enabled, and which dates it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gate(u8);
+
+impl Gate {
+    const ENABLED: u8 = 1;
+    const EXPIRES: u8 = 2;
+    const NOT_BEFORE: u8 = 4;
+
+    fn of(properties: Option<&SecretProperties>) -> Self {
+        let Some(p) = properties else {
+            return Self(Self::ENABLED);
+        };
+        let mut gate = 0;
+        if p.enabled {
+            gate |= Self::ENABLED;
+        }
+        if p.expires.is_some() {
+            gate |= Self::EXPIRES;
+        }
+        if p.not_before.is_some() {
+            gate |= Self::NOT_BEFORE;
+        }
+        Self(gate)
+    }
+
+    /// Enabled, and without an expiry date unless `allow_expired`, nor a not-before date unless
+    /// `allow_not_yet_valid`: nothing to check against the clock.
+    #[inline]
+    pub(crate) fn passes(self, allow_expired: bool, allow_not_yet_valid: bool) -> bool {
+        let mut blocking = 0;
+        if !allow_expired {
+            blocking |= Self::EXPIRES;
+        }
+        if !allow_not_yet_valid {
+            blocking |= Self::NOT_BEFORE;
+        }
+        self.0 & (Self::ENABLED | blocking) == Self::ENABLED
+    }
 }
 
 /// A secret value.
@@ -56,20 +125,17 @@ struct Shared {
 /// serde_json::to_string(&"not a secret").unwrap();
 /// ```
 #[derive(Clone)]
-pub struct SecretValue(Arc<Shared>);
+pub struct SecretValue(Arc<Handle>);
 
 impl SecretValue {
     /// Takes ownership of `value` without leaving an unzeroized copy behind.
     pub fn new(value: String) -> Self {
-        Self(Arc::new(Shared {
-            value: secret_string(value),
-            properties: None,
-        }))
+        Self(Handle::new(value, None))
     }
 
     /// The secret itself. Keep the borrow short and do not log it.
     pub fn expose_secret(&self) -> &str {
-        self.0.value.expose_secret()
+        self.0.core.value.expose_secret()
     }
 
     /// The length of the value in bytes.
@@ -125,26 +191,24 @@ pub(crate) fn secret_string(mut value: String) -> SecretString {
 /// # Ok::<(), secretscope::ReferenceError>(())
 /// ```
 #[derive(Clone)]
-pub struct Secret(Arc<Shared>);
+pub struct Secret(Arc<Handle>);
 
 impl Secret {
     /// Pairs a value with its properties, taking ownership of the value without leaving an
     /// unzeroized copy behind.
     pub fn new(value: String, properties: SecretProperties) -> Self {
-        Self(Arc::new(Shared {
-            value: secret_string(value),
-            properties: Some(properties),
-        }))
+        Self(Handle::new(value, Some(properties)))
     }
 
     /// The value. Keep the borrow short and do not log it.
     pub fn expose_secret(&self) -> &str {
-        self.0.value.expose_secret()
+        self.0.core.value.expose_secret()
     }
 
     /// Everything but the value.
     pub fn properties(&self) -> &SecretProperties {
         self.0
+            .core
             .properties
             .as_ref()
             .expect("a Secret is always made with its properties")
@@ -158,6 +222,22 @@ impl Secret {
     /// The value, without touching the reference count.
     pub fn into_value(self) -> SecretValue {
         SecretValue(self.0)
+    }
+
+    /// Another handle to the same secret (no copy of the value), with a reference count of
+    /// its own: clones of the two write different memory.
+    pub(crate) fn with_own_count(&self) -> Self {
+        Self(Arc::new(Handle {
+            core: Arc::clone(&self.0.core),
+            gate: self.0.gate,
+            _line: [0; HANDLE_PADDING],
+        }))
+    }
+
+    /// Whether it is enabled and which dates it has, read beside its reference count.
+    #[inline]
+    pub(crate) fn gate(&self) -> Gate {
+        self.0.gate
     }
 }
 
@@ -248,22 +328,30 @@ impl fmt::Display for Source {
     }
 }
 
-/// A resolved secret: the value, and everything known about where it came from.
+/// What resolving a parsed reference gives: the value, and everything known about where it
+/// came from.
 ///
 /// What [`SecretsManager::resolve_ref`](crate::SecretsManager::resolve_ref) returns. It borrows
 /// the reference and the connection name from the resolve that made it, so that a cache hit
-/// copies nothing but one reference count; [`into_owned`](Self::into_owned) detaches it.
+/// copies nothing but one reference count; [`into_owned`](Self::into_owned) makes a
+/// [`ResolvedSecret`] that owns them.
 #[derive(Debug, Clone)]
-pub struct ResolvedSecret<'a> {
+pub struct Resolved<'a> {
     secret: Secret,
-    reference: std::borrow::Cow<'a, SecretRef>,
-    connection: std::borrow::Cow<'a, ConnectionName>,
+    reference: &'a SecretRef,
+    connection: &'a ConnectionName,
+    served: Served,
+}
+
+/// Where a value was served from, how old it was, and under which policy generation.
+#[derive(Debug, Clone, Copy)]
+struct Served {
     source: Source,
     age: Duration,
     policy_generation: u64,
 }
 
-impl<'a> ResolvedSecret<'a> {
+impl<'a> Resolved<'a> {
     /// A resolved secret, for [`SecretsManager`](crate::SecretsManager) implementations.
     pub fn new(
         secret: Secret,
@@ -275,14 +363,92 @@ impl<'a> ResolvedSecret<'a> {
     ) -> Self {
         Self {
             secret,
-            reference: std::borrow::Cow::Borrowed(reference),
-            connection: std::borrow::Cow::Borrowed(connection),
-            source,
-            age,
-            policy_generation,
+            reference,
+            connection,
+            served: Served {
+                source,
+                age,
+                policy_generation,
+            },
         }
     }
 
+    /// The value.
+    pub fn value(&self) -> SecretValue {
+        self.secret.value()
+    }
+
+    /// The value, without touching the reference count.
+    pub fn into_value(self) -> SecretValue {
+        self.secret.into_value()
+    }
+
+    /// The value and its properties.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The backend's properties of the secret: name, version, content type, dates.
+    pub fn properties(&self) -> &SecretProperties {
+        self.secret.properties()
+    }
+
+    /// The reference that was resolved.
+    pub fn reference(&self) -> &'a SecretRef {
+        self.reference
+    }
+
+    /// The connection that served it.
+    pub fn connection(&self) -> &'a ConnectionName {
+        self.connection
+    }
+
+    /// Whether the value came from the backend, the cache, or the cache past its time to live.
+    pub fn source(&self) -> Source {
+        self.served.source
+    }
+
+    /// How long ago the value was fetched from the backend: zero when [`source`](Self::source)
+    /// is [`Source::Backend`].
+    pub fn age(&self) -> Duration {
+        self.served.age
+    }
+
+    /// The scope-policy generation the reference was resolved under.
+    pub fn policy_generation(&self) -> u64 {
+        self.served.policy_generation
+    }
+
+    /// Everything but the value, to log or serialise.
+    pub fn metadata(&self) -> SecretMetadata {
+        SecretMetadata::new(&self.secret, self.reference, self.connection, self.served)
+    }
+
+    /// A [`ResolvedSecret`] that owns the reference and the connection name.
+    pub fn into_owned(self) -> ResolvedSecret {
+        ResolvedSecret {
+            secret: self.secret,
+            reference: self.reference.clone(),
+            connection: self.connection.clone(),
+            served: self.served,
+        }
+    }
+}
+
+/// A resolved secret: the value, and everything known about where it came from.
+///
+/// What [`SecretsManagerExt::resolve_with_metadata`](crate::SecretsManagerExt::resolve_with_metadata)
+/// returns; [`Resolved::into_owned`] makes one from what
+/// [`resolve_ref`](crate::SecretsManager::resolve_ref) returns.
+#[derive(Debug, Clone)]
+pub struct ResolvedSecret {
+    secret: Secret,
+    reference: SecretRef,
+    connection: ConnectionName,
+    served: Served,
+}
+
+impl ResolvedSecret {
     /// The value.
     pub fn value(&self) -> SecretValue {
         self.secret.value()
@@ -315,43 +481,23 @@ impl<'a> ResolvedSecret<'a> {
 
     /// Whether the value came from the backend, the cache, or the cache past its time to live.
     pub fn source(&self) -> Source {
-        self.source
+        self.served.source
     }
 
     /// How long ago the value was fetched from the backend: zero when [`source`](Self::source)
     /// is [`Source::Backend`].
     pub fn age(&self) -> Duration {
-        self.age
+        self.served.age
     }
 
     /// The scope-policy generation the reference was resolved under.
     pub fn policy_generation(&self) -> u64 {
-        self.policy_generation
+        self.served.policy_generation
     }
 
     /// Everything but the value, to log or serialise.
     pub fn metadata(&self) -> SecretMetadata {
-        SecretMetadata {
-            reference: self.reference().clone(),
-            scope: self.reference.scope().clone(),
-            connection: self.connection().clone(),
-            properties: self.properties().clone(),
-            source: self.source,
-            age: self.age,
-            policy_generation: self.policy_generation,
-        }
-    }
-
-    /// Detaches it from the resolve that made it.
-    pub fn into_owned(self) -> ResolvedSecret<'static> {
-        ResolvedSecret {
-            secret: self.secret,
-            reference: std::borrow::Cow::Owned(self.reference.into_owned()),
-            connection: std::borrow::Cow::Owned(self.connection.into_owned()),
-            source: self.source,
-            age: self.age,
-            policy_generation: self.policy_generation,
-        }
+        SecretMetadata::new(&self.secret, &self.reference, &self.connection, self.served)
     }
 }
 
@@ -376,6 +522,25 @@ pub struct SecretMetadata {
     pub age: Duration,
     /// The scope-policy generation the reference was resolved under.
     pub policy_generation: u64,
+}
+
+impl SecretMetadata {
+    fn new(
+        secret: &Secret,
+        reference: &SecretRef,
+        connection: &ConnectionName,
+        served: Served,
+    ) -> Self {
+        Self {
+            reference: reference.clone(),
+            scope: reference.scope().clone(),
+            connection: connection.clone(),
+            properties: secret.properties().clone(),
+            source: served.source,
+            age: served.age,
+            policy_generation: served.policy_generation,
+        }
+    }
 }
 
 fn serialize_scope<S: serde::Serializer>(scope: &RefScope, s: S) -> Result<S::Ok, S::Error> {

@@ -13,7 +13,7 @@ use secretscope::conformance;
 use secretscope::memory::MemoryBackend;
 use secretscope::prelude::*;
 use secretscope::{
-    Connection, Error, Fetch, Location, PolicyState, ScopeMode, ScopePolicy, SecretName,
+    Connection, Error, Fetched, Location, PolicyState, ScopeMode, ScopePolicy, SecretName,
     SecretVersion, Source, WorkspaceManager,
 };
 use tokio::time::sleep;
@@ -62,24 +62,26 @@ impl Counting {
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Counting {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        Fetch::new(async move {
-            self.fetches.fetch_add(1, Ordering::SeqCst);
-            // The vault reads the secret, and its answer takes `delay` to arrive.
-            let answer = self.inner.fetch(name, version).await;
-            let delay = *self.delay.lock();
-            if !delay.is_zero() {
-                sleep(delay).await;
-            }
-            if self.down.load(Ordering::SeqCst) {
-                return Err(Error::Unavailable {
-                    location: self.location.clone(),
-                    reason: "down for the test".into(),
-                    source: None,
-                });
-            }
-            answer
-        })
+    async fn fetch(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        // The vault reads the secret, and its answer takes `delay` to arrive.
+        let answer = self.inner.fetch(name, version).await;
+        let delay = *self.delay.lock();
+        if !delay.is_zero() {
+            sleep(delay).await;
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable {
+                location: self.location.clone(),
+                reason: "down for the test".into(),
+                source: None,
+            });
+        }
+        answer
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())

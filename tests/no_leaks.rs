@@ -11,7 +11,7 @@ use secretscope::file::FileBackend;
 use secretscope::memory::{MemoryBackend, SecretAttributes};
 use secretscope::prelude::*;
 use secretscope::{
-    CacheOptions, Connection, Error, Fetch, Location, ScopeMode, ScopePolicy, SecretName,
+    CacheOptions, Connection, Error, Fetched, Location, ScopeMode, ScopePolicy, SecretName,
     SecretValue, SecretVersion, WorkspaceManager,
 };
 use time::{Duration as TimeDelta, OffsetDateTime};
@@ -82,10 +82,14 @@ impl Flaky {
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Flaky {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+    async fn fetch(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
         match self.failure() {
-            Some(error) => Fetch::ready(Err(error)),
-            None => self.inner.fetch(name, version),
+            Some(error) => Err(error),
+            None => self.inner.fetch(name, version).await,
         }
     }
     async fn check(&self) -> secretscope::Result<()> {

@@ -8,7 +8,7 @@ use secretscope::memory::{MemoryBackend, SecretAttributes};
 use secretscope::prelude::*;
 use secretscope::scope::Presence;
 use secretscope::{
-    CacheOptions, Connection, Error, Fetch, Location, PolicyState, RefScope, ScopeMode,
+    CacheOptions, Connection, Error, Fetched, Location, PolicyState, RefScope, ScopeMode,
     ScopePolicy, SecretName, SecretVersion, Source, ValidityOptions, WorkspaceManager,
 };
 use time::{Duration as TimeDelta, OffsetDateTime};
@@ -683,11 +683,13 @@ struct Slow(MemoryBackend);
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Slow {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        Fetch::new(async move {
-            tokio::time::sleep(Duration::from_micros(200)).await;
-            self.0.fetch(name, version).await
-        })
+    async fn fetch(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        self.0.fetch(name, version).await
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())
@@ -787,12 +789,14 @@ struct Gate {
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Gate {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        Fetch::new(async move {
-            self.entered.notify_one();
-            self.release.notified().await;
-            self.inner.fetch(name, version).await
-        })
+    async fn fetch(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.inner.fetch(name, version).await
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())
@@ -854,13 +858,17 @@ impl Default for Down {
 
 #[async_trait::async_trait]
 impl secretscope::SecretBackend for Down {
-    fn fetch<'a>(&'a self, _: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
+    async fn fetch(
+        &self,
+        _: &SecretName,
+        _: Option<&SecretVersion>,
+    ) -> secretscope::Result<Fetched> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Fetch::ready(Err(Error::Unavailable {
+        Err(Error::Unavailable {
             location: self.location.clone(),
             reason: "unreachable for the test".into(),
             source: None,
-        }))
+        })
     }
     async fn check(&self) -> secretscope::Result<()> {
         Ok(())

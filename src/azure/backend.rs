@@ -10,7 +10,7 @@ use azure_security_keyvault_secrets::{ResourceExt, SecretClient};
 
 use super::map::{Context, map_error};
 use super::validate::VaultUrl;
-use crate::backend::{Fetch, SecretBackend};
+use crate::backend::{Fetched, SecretBackend};
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
@@ -131,8 +131,8 @@ fn probe_name() -> SecretName {
 
 #[async_trait]
 impl SecretBackend for AzureKeyVaultBackend {
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
-        Fetch::new(async move { self.get(name, version).await.map(Into::into) })
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        self.get(name, version).await.map(Into::into)
     }
 
     /// Authenticates and proves the *Get* permission without knowing any secret: it reads a

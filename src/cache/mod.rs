@@ -28,9 +28,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,113 +39,18 @@ use foldhash::fast::RandomState;
 use papaya::{Equivalent, Guard};
 use parking_lot::Mutex;
 
-use crate::backend::{Fetch, Fetched, SecretBackend};
+use crate::backend::{Fetched, SecretBackend};
 use crate::clock::CoarseClock;
 use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
 use crate::value::{Secret, Source};
 
-/// How resolved secrets are cached in memory, per connection.
-///
-/// Key Vault throttles at about 4,000 reads per 10 s per vault and Microsoft's guidance is to
-/// cache in memory. The defaults: each secret is kept for 5 minutes and refreshed in the
-/// background when read in its last minute; at most 1,024 secrets per connection; a not-found
-/// answer is kept for 5 seconds; no stale values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheOptions {
-    ttl: Duration,
-    max_entries: usize,
-    stale_if_error: Duration,
-    negative_ttl: Duration,
-    refresh_ahead: Option<Duration>,
-}
+mod options;
+mod stripes;
 
-impl CacheOptions {
-    /// Five minutes, refreshed ahead in the last fifth, 1,024 entries, not-found kept for 5 s,
-    /// no stale values.
-    pub fn new() -> Self {
-        Self {
-            ttl: Duration::from_secs(300),
-            max_entries: 1024,
-            stale_if_error: Duration::ZERO,
-            negative_ttl: Duration::from_secs(5),
-            refresh_ahead: None,
-        }
-    }
-
-    /// No caching: every resolve reads the backend.
-    pub fn disabled() -> Self {
-        Self::new().with_ttl(Duration::ZERO)
-    }
-
-    /// How long a value is served without asking the backend again. Zero disables the cache.
-    pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self
-    }
-
-    /// How many secrets (name and version pairs, not-found answers included) are kept at most.
-    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
-        self.max_entries = max_entries.max(1);
-        self
-    }
-
-    /// For how long past its time to live a value may still be served when the backend has a
-    /// temporary failure (throttling, network, 5xx). Zero, the default, never serves stale
-    /// values. Permanent failures (not found, disabled, permission denied) are never hidden.
-    pub fn with_stale_if_error(mut self, window: Duration) -> Self {
-        self.stale_if_error = window;
-        self
-    }
-
-    /// How long a not-found answer is kept (5 s by default). Zero asks the backend every time.
-    pub fn with_negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = ttl;
-        self
-    }
-
-    /// How long before the end of its time to live a read starts a background refresh of the
-    /// entry (a fifth of the time to live by default; at most half of it, so that a refreshed
-    /// entry is not refreshed again at once). Zero turns refresh ahead off.
-    pub fn with_refresh_ahead(mut self, window: Duration) -> Self {
-        self.refresh_ahead = Some(window);
-        self
-    }
-
-    /// The time to live.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
-    /// Whether values are cached at all.
-    pub fn is_enabled(&self) -> bool {
-        !self.ttl.is_zero()
-    }
-
-    /// How finely hits tell time: a hundredth of the shortest duration in use.
-    pub(crate) fn clock_resolution(&self) -> Duration {
-        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl / 2);
-        [self.ttl, self.negative_ttl, self.stale_if_error, window]
-            .into_iter()
-            .filter(|d| !d.is_zero())
-            .min()
-            .unwrap_or(self.ttl)
-            / 100
-    }
-
-    /// From what age a read starts a refresh; `None` when refresh ahead is off.
-    fn refresh_from(&self) -> Option<Duration> {
-        let window = self.refresh_ahead.unwrap_or(self.ttl / 5).min(self.ttl / 2);
-        (!window.is_zero()).then(|| self.ttl - window)
-    }
-}
-
-impl Default for CacheOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+pub use options::CacheOptions;
+use stripes::Stripes;
 
 /// A backend with a cache in front of it; see the [module documentation](self).
 ///
@@ -172,13 +78,16 @@ struct Shared<B> {
     options: CacheOptions,
     clock: CoarseClock,
     refresh_from: Option<Duration>,
-    entries: papaya::HashMap<Key, Entry, RandomState>,
+    /// Entries by the hash of their key ([`KeyRef::slot`]). Each holds its whole key, and one
+    /// of another key that happens to share the hash is a miss: two keys whose hashes collide
+    /// (keyed per process, so nobody can choose them) take turns in the slot.
+    entries: papaya::HashMap<u64, Entry, RandomState>,
     /// The fetch in progress for each key that has one: callers that miss join it.
     flights: Mutex<HashMap<Key, Arc<Flight>, RandomState>>,
-    /// Keys in insertion order with their entry's sequence number, for eviction. An item whose
-    /// entry was since removed or replaced by a new insertion is skipped.
-    order: Mutex<VecDeque<(Key, u64)>>,
-    next_seq: AtomicU64,
+    /// Slots in insertion order, for eviction: eight bytes an entry. An item whose entry was
+    /// since removed is skipped.
+    order: Mutex<VecDeque<u64>>,
+    next_seq: AtomicU32,
     /// Moves on every invalidation: a fetch that started before one does not store its
     /// answer, which may be what was invalidated.
     epoch: AtomicU64,
@@ -217,8 +126,17 @@ struct Key {
     version: Option<SecretVersion>,
 }
 
+impl Key {
+    fn as_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            name: &self.name,
+            version: self.version.as_ref(),
+        }
+    }
+}
+
 /// A [`Key`] borrowed from the caller, so that a hit builds nothing. Hashes like a `Key`.
-#[derive(Hash)]
+#[derive(Hash, Clone, Copy)]
 struct KeyRef<'a> {
     name: &'a SecretName,
     version: Option<&'a SecretVersion>,
@@ -231,20 +149,28 @@ impl Equivalent<Key> for KeyRef<'_> {
 }
 
 impl KeyRef<'_> {
-    fn to_owned(&self) -> Key {
+    fn to_owned(self) -> Key {
         Key {
             name: self.name.clone(),
-            version: self.version.cloned(),
+            version: self.version.copied(),
         }
+    }
+
+    /// The key's place in the map: a hash of the hashes its name and version keep.
+    #[inline]
+    fn slot(self) -> u64 {
+        static STATE: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(Default::default);
+        STATE.hash_one(self)
     }
 }
 
 struct Entry {
+    key: Key,
     cached: Cached,
     /// When the backend answered, on the cache's clock (nanoseconds).
     fetched_at: u64,
     /// Which insertion made this entry; a refresh keeps it.
-    seq: u64,
+    seq: u32,
     /// Read since the eviction hand last passed (CLOCK's mark).
     read: AtomicBool,
     /// A refresh ahead of expiry was started for this entry.
@@ -252,13 +178,14 @@ struct Entry {
 }
 
 enum Cached {
-    Secret(Secret),
+    Secret(Stripes),
     NotFound,
 }
 
 impl Entry {
-    fn new(cached: Cached, fetched_at: u64, seq: u64) -> Self {
+    fn new(key: Key, cached: Cached, fetched_at: u64, seq: u32) -> Self {
         Self {
+            key,
             cached,
             fetched_at,
             seq,
@@ -299,7 +226,7 @@ impl<B: SecretBackend> CachedBackend<B> {
                     .build(),
                 flights: Mutex::new(HashMap::default()),
                 order: Mutex::new(VecDeque::new()),
-                next_seq: AtomicU64::new(0),
+                next_seq: AtomicU32::new(0),
                 epoch: AtomicU64::new(0),
             }),
         }
@@ -314,7 +241,7 @@ impl<B: SecretBackend> CachedBackend<B> {
         let key = KeyRef { name, version };
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.flights.lock().remove(&key.to_owned());
-        self.shared.entries.pin().remove(&key).is_some()
+        self.shared.remove(key)
     }
 
     /// Drops every cached answer. Fetches already in progress do not put theirs back, and
@@ -352,28 +279,45 @@ impl<B: fmt::Debug> fmt::Debug for CachedBackend<B> {
 
 #[async_trait]
 impl<B: SecretBackend> SecretBackend for CachedBackend<B> {
+    async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        if let Some(outcome) = self.fetch_now(name, version) {
+            return outcome;
+        }
+        let shared = &self.shared;
+        if !shared.options.is_enabled() {
+            return shared.inner.fetch(name, version).await;
+        }
+        let key = KeyRef { name, version };
+        shared.load(key.to_owned(), shared.clock.now()).await
+    }
+
     // Inlined into the layers above, so a hit's answer is never handed through memory on the
-    // way up; the miss path is out of line.
+    // way up; everything but a fresh hit is out of line.
     #[inline(always)]
-    fn fetch<'a>(&'a self, name: &'a SecretName, version: Option<&'a SecretVersion>) -> Fetch<'a> {
+    fn fetch_now(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Result<Fetched>> {
         let key = KeyRef { name, version };
         let now = self.shared.clock.now();
         if self.shared.options.is_enabled() {
             let guard = self.shared.entries.guard();
-            if let Some(entry) = self.shared.entries.get(&key, &guard)
-                && let Cached::Secret(secret) = &entry.cached
+            if let Some(entry) = self.shared.get(key, &guard)
+                && let Cached::Secret(stripes) = &entry.cached
             {
                 let age = Duration::from_nanos(now.saturating_sub(entry.fetched_at));
                 if age < self.shared.options.ttl {
                     entry.mark_read();
                     if self.shared.refresh_from.is_some_and(|from| age >= from) {
-                        self.refresh_ahead(entry, &key);
+                        self.refresh_ahead(entry);
                     }
-                    return Fetch::ready(Ok(Fetched::served(secret.clone(), Source::Cache, age)));
+                    let secret = stripes.get().clone();
+                    return Some(Ok(Fetched::served(secret, Source::Cache, age)));
                 }
             }
         }
-        self.miss(key, now)
+        self.miss_now(key, now)
     }
 
     async fn check(&self) -> Result<()> {
@@ -386,13 +330,13 @@ impl<B: SecretBackend> SecretBackend for CachedBackend<B> {
 }
 
 impl<B: SecretBackend> CachedBackend<B> {
-    /// Everything but a fresh hit: the cache turned off, a not-found answer still kept, or a
-    /// fetch from the backend.
+    /// Everything but a fresh hit that is known at once: the cache turned off (the backend's
+    /// own answer at hand, if any), or a not-found answer still kept.
     #[inline(never)]
-    fn miss<'a>(&'a self, key: KeyRef<'a>, now: u64) -> Fetch<'a> {
+    fn miss_now(&self, key: KeyRef<'_>, now: u64) -> Option<Result<Fetched>> {
         let shared = &self.shared;
         if !shared.options.is_enabled() {
-            return shared.inner.fetch(key.name, key.version);
+            return shared.inner.fetch_now(key.name, key.version);
         }
         {
             let guard = shared.entries.guard();
@@ -400,21 +344,21 @@ impl<B: SecretBackend> CachedBackend<B> {
                 cached: Cached::NotFound,
                 fetched_at,
                 ..
-            }) = shared.entries.get(&key, &guard)
+            }) = shared.get(key, &guard)
                 && Duration::from_nanos(now.saturating_sub(*fetched_at))
                     < shared.options.negative_ttl
             {
-                return Fetch::ready(Err(shared.not_found(&key)));
+                return Some(Err(shared.not_found(key)));
             }
         }
-        Fetch::new(shared.load(key.to_owned(), now))
+        None
     }
 
     /// Starts one background refresh of `entry`, if none was started for it and the caller runs
     /// on a Tokio runtime (otherwise the entry simply expires and the next read fetches it).
     #[cold]
     #[inline(never)]
-    fn refresh_ahead(&self, entry: &Entry, key: &KeyRef<'_>) {
+    fn refresh_ahead(&self, entry: &Entry) {
         if entry.refreshing.load(Ordering::Relaxed) || entry.refreshing.swap(true, Ordering::AcqRel)
         {
             return;
@@ -423,7 +367,7 @@ impl<B: SecretBackend> CachedBackend<B> {
             return;
         };
         let shared = Arc::clone(&self.shared);
-        let key = key.to_owned();
+        let key = entry.key.clone();
         tracing::debug!(secret = %key.name, location = %shared.inner.location(), "refreshing a cached secret ahead of expiry");
         runtime.spawn(async move {
             let now = shared.clock.exact();
@@ -436,6 +380,23 @@ impl<B: SecretBackend> CachedBackend<B> {
 }
 
 impl<B: SecretBackend> Shared<B> {
+    /// The entry of `key`, if there is one.
+    #[inline(always)]
+    fn get<'g>(&self, key: KeyRef<'_>, guard: &'g impl Guard) -> Option<&'g Entry> {
+        self.entries
+            .get(&key.slot(), guard)
+            .filter(|entry| key.equivalent(&entry.key))
+    }
+
+    /// Removes the entry of `key`; returns whether there was one.
+    fn remove(&self, key: KeyRef<'_>) -> bool {
+        let guard = self.entries.guard();
+        let removed =
+            self.entries
+                .remove_if(&key.slot(), |_, entry| key.equivalent(&entry.key), &guard);
+        matches!(removed, Ok(Some(_)))
+    }
+
     /// Fetches `key` from the backend, joining the fetch already in progress for it if there is
     /// one; `since` is when the caller found no usable entry.
     async fn load(&self, key: Key, since: u64) -> Result<Fetched> {
@@ -481,12 +442,12 @@ impl<B: SecretBackend> Shared<B> {
 
     fn stored_since(&self, key: &Key, since: u64) -> Option<Secret> {
         let guard = self.entries.guard();
-        match self.entries.get(key, &guard) {
+        match self.get(key.as_ref(), &guard) {
             Some(Entry {
-                cached: Cached::Secret(secret),
+                cached: Cached::Secret(stripes),
                 fetched_at,
                 ..
-            }) if *fetched_at > since => Some(secret.clone()),
+            }) if *fetched_at > since => Some(stripes.any().clone()),
             _ => None,
         }
     }
@@ -497,34 +458,33 @@ impl<B: SecretBackend> Shared<B> {
     /// fetch started.
     fn store(&self, key: &Key, outcome: &Result<Secret>, epoch: u64) {
         let cached = match outcome {
-            Ok(secret) => Cached::Secret(secret.clone()),
+            Ok(secret) => Cached::Secret(Stripes::new(secret)),
             Err(Error::NotFound { .. }) if !self.options.negative_ttl.is_zero() => Cached::NotFound,
             Err(error) if error.is_temporary() => return,
             Err(_) => {
-                self.entries.pin().remove(key);
+                self.remove(key.as_ref());
                 return;
             }
         };
+        let slot = key.as_ref().slot();
         let guard = self.entries.guard();
-        let (seq, new) = match self.entries.get(key, &guard) {
+        // A refresh keeps the entry's place in the eviction order.
+        let (seq, new) = match self.get(key.as_ref(), &guard) {
             Some(old) => (old.seq, false),
             None => (self.next_seq.fetch_add(1, Ordering::Relaxed), true),
         };
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        self.entries.insert(
-            key.clone(),
-            Entry::new(cached, self.clock.exact(), seq),
-            &guard,
-        );
+        let entry = Entry::new(key.clone(), cached, self.clock.exact(), seq);
+        self.entries.insert(slot, entry, &guard);
         // An invalidation between the check and the insert: take the entry out again.
         if self.epoch.load(Ordering::SeqCst) != epoch {
-            let _ = self.entries.remove_if(key, |_, e| e.seq == seq, &guard);
+            let _ = self.entries.remove_if(&slot, |_, e| e.seq == seq, &guard);
             return;
         }
         if new {
-            self.order.lock().push_back((key.clone(), seq));
+            self.order.lock().push_back(slot);
             self.evict(&guard);
         }
     }
@@ -535,9 +495,10 @@ impl<B: SecretBackend> Shared<B> {
         let max = self.options.max_entries;
         let mut order = self.order.lock();
         // Items of removed entries pile up when entries are invalidated, even under the
-        // bound; keep the queue within twice the bound.
+        // bound; keep the queue within twice the bound, each slot once.
         if order.len() > 2 * max + 16 {
-            order.retain(|(key, seq)| self.entries.get(key, guard).is_some_and(|e| e.seq == *seq));
+            let mut kept = std::collections::HashSet::with_capacity(order.len());
+            order.retain(|slot| self.entries.contains_key(slot, guard) && kept.insert(*slot));
         }
         if self.entries.len() <= max {
             return;
@@ -546,16 +507,17 @@ impl<B: SecretBackend> Shared<B> {
         let mut steps = order.len() * 2;
         while self.entries.len() > max && steps > 0 {
             steps -= 1;
-            let Some((key, seq)) = order.pop_front() else {
+            let Some(slot) = order.pop_front() else {
                 break;
             };
-            let Some(entry) = self.entries.get(&key, guard).filter(|e| e.seq == seq) else {
-                continue; // removed or re-inserted since: a stale item
+            let Some(entry) = self.entries.get(&slot, guard) else {
+                continue; // removed since: a stale item
             };
             if entry.read.swap(false, Ordering::Relaxed) {
-                order.push_back((key, seq));
+                order.push_back(slot);
             } else {
-                let _ = self.entries.remove_if(&key, |_, e| e.seq == seq, guard);
+                let seq = entry.seq;
+                let _ = self.entries.remove_if(&slot, |_, e| e.seq == seq, guard);
             }
         }
     }
@@ -566,10 +528,10 @@ impl<B: SecretBackend> Shared<B> {
         let guard = self.entries.guard();
         if !self.options.stale_if_error.is_zero()
             && let Some(Entry {
-                cached: Cached::Secret(secret),
+                cached: Cached::Secret(stripes),
                 fetched_at,
                 ..
-            }) = self.entries.get(key, &guard)
+            }) = self.get(key.as_ref(), &guard)
         {
             let age = Duration::from_nanos(self.clock.exact().saturating_sub(*fetched_at));
             if age < window {
@@ -579,13 +541,14 @@ impl<B: SecretBackend> Shared<B> {
                     age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
                     "serving a stale cached secret while the backend fails"
                 );
-                return Ok(Fetched::served(secret.clone(), Source::StaleCache, age));
+                let secret = stripes.any().clone();
+                return Ok(Fetched::served(secret, Source::StaleCache, age));
             }
         }
         Err(error)
     }
 
-    fn not_found(&self, key: &KeyRef<'_>) -> Error {
+    fn not_found(&self, key: KeyRef<'_>) -> Error {
         Error::NotFound {
             name: key.name.clone(),
             version: key.version.cloned(),
@@ -633,8 +596,8 @@ mod tests {
 
     #[async_trait]
     impl SecretBackend for Hanging {
-        fn fetch<'a>(&'a self, _: &'a SecretName, _: Option<&'a SecretVersion>) -> Fetch<'a> {
-            Fetch::new(std::future::pending())
+        async fn fetch(&self, _: &SecretName, _: Option<&SecretVersion>) -> Result<Fetched> {
+            std::future::pending().await
         }
         async fn check(&self) -> Result<()> {
             Ok(())
@@ -673,7 +636,7 @@ mod tests {
             name: SecretName::new("db").unwrap(),
             version: None,
         };
-        let error = cached.shared.not_found(&KeyRef {
+        let error = cached.shared.not_found(KeyRef {
             name: &key.name,
             version: None,
         });

@@ -101,7 +101,7 @@ pub struct ScopePolicy {
     state: Mutex<PolicyState>,
     connections: Vec<Connection>,
     workspace: Option<usize>,
-    projects: HashMap<ProjectId, usize>,
+    projects: HashMap<ProjectId, usize, foldhash::fast::RandomState>,
     /// For each connection, whether references of more than one scope reach it (the
     /// workspace and a project, or several projects): their cache hits can be of a
     /// reference the registry has not recorded.
@@ -122,15 +122,13 @@ pub(crate) struct Route<'a> {
 impl Route<'_> {
     /// Re-checks, after a fetch, that `reference` is still valid; returns the generation it
     /// was resolved under.
+    #[inline]
     pub(crate) fn confirm(&self, reference: &SecretRef) -> Result<u64> {
         let (mode, now) = self.policy.load();
         if now == self.generation || mode.admits(reference.scope()) {
             Ok(now)
         } else {
-            Err(Error::ScopeInvalidated {
-                reference: reference.clone(),
-                active: mode,
-            })
+            Err(invalidated(reference, mode))
         }
     }
 }
@@ -288,34 +286,20 @@ impl ScopePolicy {
     ///
     /// A Key Vault identifier is routed only if it names the host its connection points to:
     /// this is the one place that rule is checked, before any I/O.
+    #[inline]
     pub(crate) fn route(&self, reference: &SecretRef) -> Result<Route<'_>> {
         let (mode, generation) = self.load();
         let id = match (mode, reference.scope()) {
-            (ScopeMode::Workspace, RefScope::Workspace) => {
-                self.workspace.ok_or_else(|| Error::NotConfigured {
-                    scope: RefScope::Workspace,
-                })?
-            }
-            (ScopeMode::Project, scope @ RefScope::Project(p)) => {
-                *self.projects.get(p).ok_or_else(|| Error::NotConfigured {
-                    scope: scope.clone(),
-                })?
-            }
-            _ => {
-                return Err(Error::ScopeInvalidated {
-                    reference: reference.clone(),
-                    active: mode,
-                });
-            }
+            (ScopeMode::Workspace, RefScope::Workspace) => self.workspace,
+            (ScopeMode::Project, RefScope::Project(p)) => self.projects.get(p).copied(),
+            _ => return Err(invalidated(reference, mode)),
+        };
+        let Some(id) = id else {
+            return Err(not_configured(reference));
         };
         let connection = &self.connections[id];
-        if !serves_host(connection, reference)
-            && let Some(host) = reference.vault_host()
-        {
-            return Err(Error::UnconfiguredVaultHost {
-                host: host.to_owned(),
-                served_by: connection.location().clone(),
-            });
+        if !serves_host(connection, reference) {
+            return Err(unconfigured_host(connection, reference));
         }
         Ok(Route {
             policy: self,
@@ -323,6 +307,29 @@ impl ScopePolicy {
             shared: self.shared[id],
             generation,
         })
+    }
+}
+
+#[cold]
+fn invalidated(reference: &SecretRef, active: ScopeMode) -> Error {
+    Error::ScopeInvalidated {
+        reference: reference.clone(),
+        active,
+    }
+}
+
+#[cold]
+fn not_configured(reference: &SecretRef) -> Error {
+    Error::NotConfigured {
+        scope: reference.scope().clone(),
+    }
+}
+
+#[cold]
+fn unconfigured_host(connection: &Connection, reference: &SecretRef) -> Error {
+    Error::UnconfiguredVaultHost {
+        host: reference.vault_host().unwrap_or_default().to_owned(),
+        served_by: connection.location().clone(),
     }
 }
 
@@ -439,7 +446,7 @@ impl ScopePolicyBuilder {
             .workspace
             .map(|c| add(c, "workspace connection"))
             .transpose()?;
-        let mut projects = HashMap::new();
+        let mut projects = HashMap::default();
         for (number, (id, connection)) in self.projects.into_iter().enumerate() {
             // An invalid id is not quoted back: it may be a value pasted into the wrong field.
             let project = ProjectId::new(&id).map_err(|e| {

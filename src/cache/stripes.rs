@@ -1,0 +1,122 @@
+//! Handles of one cached secret, one for each stripe of reader threads.
+//!
+//! A hit hands out a handle to the cached secret, which writes that handle's reference count
+//! (and dropping it writes it again). If every reader cloned the same handle, readers on
+//! different cores would take turns owning the cache line of that count, and a hit on a hot key
+//! would cost a transfer between cores. So an entry keeps a few handles to the one secret, each
+//! counted on a cache line of its own ([`Secret::with_own_count`]), and each thread reads
+//! through its own stripe's handle. There is still one copy of the value: the handles share it.
+//!
+//! Threads are given stripes in turn as they first read; there are as many stripes as the
+//! machine has cores, up to [`MAX_STRIPES`]. More threads than stripes share them, and then
+//! contend only when two threads of one stripe read the same key at the same moment.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::value::Secret;
+
+/// The most stripes an entry keeps: each is a handle of one cache line (64 bytes).
+pub(crate) const MAX_STRIPES: usize = 4;
+
+/// The handles of one cached secret.
+pub(super) struct Stripes {
+    first: Secret,
+    rest: [Option<Secret>; MAX_STRIPES - 1],
+}
+
+impl Stripes {
+    /// New handles to `secret` for every stripe in use.
+    ///
+    /// New ones even for the first stripe: made here, just before the entry that holds them,
+    /// they are allocated next to it, so that a hit reads memory in one place.
+    pub(super) fn new(secret: &Secret) -> Self {
+        let mut rest: [Option<Secret>; MAX_STRIPES - 1] = Default::default();
+        let first = secret.with_own_count();
+        for handle in rest.iter_mut().take(stripe_count() - 1) {
+            *handle = Some(secret.with_own_count());
+        }
+        Self { first, rest }
+    }
+
+    /// The handle of the calling thread's stripe.
+    #[inline]
+    pub(super) fn get(&self) -> &Secret {
+        match this_threads_stripe() {
+            0 => &self.first,
+            i => self.rest[i - 1].as_ref().unwrap_or(&self.first),
+        }
+    }
+
+    /// Any handle, for work that is not on the hit path.
+    pub(super) fn any(&self) -> &Secret {
+        &self.first
+    }
+}
+
+/// How many stripes entries keep: one per core, up to [`MAX_STRIPES`].
+fn stripe_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_STRIPES)
+    })
+}
+
+/// The calling thread's stripe, given in turn the first time it reads.
+#[inline]
+fn this_threads_stripe() -> usize {
+    thread_local! {
+        static STRIPE: Cell<u8> = const { Cell::new(u8::MAX) };
+    }
+    STRIPE.with(|stripe| match stripe.get() {
+        u8::MAX => {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let given = NEXT.fetch_add(1, Ordering::Relaxed) % stripe_count();
+            stripe.set(given as u8);
+            given
+        }
+        given => usize::from(given),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::SecretName;
+    use crate::value::SecretProperties;
+
+    fn secret() -> Secret {
+        Secret::new(
+            "v".to_owned(),
+            SecretProperties::new(SecretName::new("db").unwrap()),
+        )
+    }
+
+    #[test]
+    fn every_stripe_in_use_has_its_own_handle_to_one_value() {
+        let stripes = Stripes::new(&secret());
+        let handles: Vec<&Secret> = std::iter::once(&stripes.first)
+            .chain(stripes.rest.iter().flatten())
+            .collect();
+        assert_eq!(handles.len(), stripe_count());
+        for handle in &handles {
+            assert!(std::ptr::eq(
+                handle.expose_secret(),
+                stripes.first.expose_secret()
+            ));
+        }
+    }
+
+    #[test]
+    fn threads_are_given_stripes_in_turn() {
+        let given: std::collections::HashSet<usize> = (0..stripe_count())
+            .map(|_| std::thread::spawn(this_threads_stripe).join().unwrap())
+            .collect();
+        // Other tests' threads take stripes too, so only the bound is exact here.
+        assert!(given.iter().all(|&s| s < stripe_count()));
+        assert_eq!(this_threads_stripe(), this_threads_stripe());
+    }
+}
