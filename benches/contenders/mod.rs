@@ -62,10 +62,16 @@ pub static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::La
 });
 
 pub const KEY_COUNTS: [usize; 2] = [100, 100_000];
-/// `n` names of 21 bytes, and a 40-byte value.
-fn keys(n: usize) -> (Vec<String>, Arc<str>) {
-    let keys = (0..n).map(|i| format!("secret-name-{i:09}")).collect();
-    (keys, Arc::from("v".repeat(40)))
+/// `n` names of 21 bytes.
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("secret-name-{i:09}")).collect()
+}
+
+/// The 40-byte value of key `i`: every secret has a value of its own, in an allocation of its
+/// own, so that a read clones the count of that key's value as it would in a real cache (one
+/// value shared by every key would keep its count in the reader's L1 and hide the cost).
+fn value(i: usize) -> Arc<str> {
+    Arc::from(format!("{i:040}"))
 }
 
 /// Every index once, in a fixed pseudo-random order.
@@ -95,10 +101,10 @@ pub struct Contenders {
 
 impl Contenders {
     pub fn new(n: usize) -> Self {
-        let (keys, value) = keys(n);
+        let keys = keys(n);
         let backend = MemoryBackend::new();
-        for key in &keys {
-            backend.set(key, value.to_string()).expect("stored");
+        for (i, key) in keys.iter().enumerate() {
+            backend.set(key, value(i).to_string()).expect("stored");
         }
         let policy = ScopePolicy::builder(ScopeMode::Workspace)
             .with_workspace_connection(Connection::new("corp-vault", backend))
@@ -118,10 +124,10 @@ impl Contenders {
         let papaya = papaya::HashMap::new();
         let quick_cache = quick_cache::sync::Cache::new(2 * n);
         let moka = moka::sync::Cache::new(2 * n as u64);
-        for key in &keys {
-            papaya.pin().insert(key.clone(), value.clone());
-            quick_cache.insert(key.clone(), value.clone());
-            moka.insert(key.clone(), value.clone());
+        for (i, key) in keys.iter().enumerate() {
+            papaya.pin().insert(key.clone(), value(i));
+            quick_cache.insert(key.clone(), value(i));
+            moka.insert(key.clone(), value(i));
         }
         moka.run_pending_tasks();
         Self {
@@ -129,7 +135,12 @@ impl Contenders {
                 .iter()
                 .map(|k| SecretRef::parse(k).expect("valid"))
                 .collect(),
-            floor: RwLock::new(keys.iter().map(|k| (k.clone(), value.clone())).collect()),
+            floor: RwLock::new(
+                keys.iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), value(i)))
+                    .collect(),
+            ),
             order: shuffled(n),
             keys,
             papaya,
