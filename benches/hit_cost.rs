@@ -35,7 +35,8 @@ fn main() {
         .find(|(name, _)| *name == who)
         .unwrap_or_else(|| panic!("--who: one of {:?}", CONTENDERS.map(|(n, _)| n)))
         .1;
-    let keys: usize = arg(&args, "--keys").map_or(KEY_COUNTS[0], |n| n.parse().expect("--keys=<n>"));
+    let keys: usize =
+        arg(&args, "--keys").map_or(KEY_COUNTS[0], |n| n.parse().expect("--keys=<n>"));
     let reads: u64 = arg(&args, "--reads").map_or(0, |n| n.parse().expect("--reads=<n>"));
     let contenders = Contenders::new(keys);
     contenders.run(who, 0, keys as u64);

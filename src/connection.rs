@@ -5,12 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::SecretBackend;
+use crate::backend::{Fetched, SecretBackend};
 use crate::cache::{CacheOptions, CachedBackend};
 use crate::clock::CoarseClock;
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::reference::ConnectionName;
+use crate::reference::{ConnectionName, SecretRef};
 use crate::validity::{ValidatedBackend, ValidityOptions};
 
 /// A named backend: what an administrator configures as one secrets-manager connection.
@@ -38,6 +38,16 @@ pub(crate) struct Stack {
     pub(crate) entry: Arc<ValidatedBackend<Arc<Cache>>>,
     /// The cache layer, to evict from.
     pub(crate) cache: Arc<Cache>,
+}
+
+impl Stack {
+    /// A fresh cache hit that passes the validity check, or `None` for anything else (which
+    /// the entry layer's [`fetch_now`](SecretBackend::fetch_now) and
+    /// [`fetch`](SecretBackend::fetch) answer).
+    #[inline(always)]
+    pub(crate) fn hit(&self, reference: &SecretRef) -> Option<Fetched> {
+        self.entry.hit(reference.name(), reference.version())
+    }
 }
 
 impl Connection {

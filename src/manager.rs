@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::{Fetched, SecretBackend};
+use crate::backend::SecretBackend;
 use crate::cache::CacheOptions;
 use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
@@ -115,19 +115,24 @@ where
     M: SecretsManager + ?Sized,
     T: Send + 'a,
 {
-    let mut answer = None;
-    let parsed = manager.with_parsed(text, &mut |reference| {
-        answer = Some(match manager.resolve_ref(reference).into_ready() {
-            Ok(outcome) => Ok(outcome.map(finish)),
-            Err(_pending) => Err(reference.clone()),
-        });
+    // One place for each outcome, so that a hit moves nothing the size of an error.
+    let (mut value, mut refused, mut pending) = (None, None, None);
+    let parsed = manager.with_parsed(text, &mut |reference| match manager
+        .resolve_ref(reference)
+        .into_ready()
+    {
+        Ok(Ok(resolved)) => value = Some(finish(resolved)),
+        Ok(Err(error)) => refused = Some(error),
+        Err(_future) => pending = Some(reference.clone()),
     });
-    let pending = match (parsed, answer) {
-        (Err(error), _) => return MaybeReady::ready(Err(error)),
-        (Ok(()), Some(Ok(outcome))) => return MaybeReady::ready(outcome),
-        (Ok(()), Some(Err(reference))) => reference,
+    if let Some(value) = value {
+        return MaybeReady::ready(Ok(value));
+    }
+    let pending = match (parsed, refused, pending) {
+        (Err(error), ..) | (Ok(()), Some(error), _) => return MaybeReady::ready(Err(error)),
+        (Ok(()), None, Some(reference)) => reference,
         // A manager that lent nothing: parse the text here instead.
-        (Ok(()), None) => match SecretRef::parse(text) {
+        (Ok(()), None, None) => match SecretRef::parse(text) {
             Ok(reference) => reference,
             Err(error) => return MaybeReady::ready(Err(error.into())),
         },
@@ -226,22 +231,35 @@ impl WorkspaceManager {
         }
     }
 
-    /// A fetch's outcome, once the scope is confirmed unchanged.
-    fn finish<'a>(
-        route: &Route<'a>,
-        reference: &'a SecretRef,
-        outcome: Result<Fetched>,
-    ) -> Result<Resolved<'a>> {
-        let fetched = outcome?;
-        let generation = route.confirm(reference)?;
-        Ok(Resolved::new(
-            fetched.secret,
-            reference,
-            route.connection.name(),
-            fetched.source,
-            fetched.age,
-            generation,
-        ))
+    /// Fetches what the stack did not have at hand, then confirms the scope is unchanged.
+    fn fetch<'a>(&'a self, route: Route<'a>, reference: &'a SecretRef) -> Resolving<'a> {
+        MaybeReady::new(async move {
+            self.policy.registry().observe(reference);
+            let stack = &route.connection.stack().entry;
+            let outcome = stack
+                .fetch(reference.name(), reference.version())
+                .await
+                .and_then(|fetched| {
+                    let generation = route
+                        .confirm(reference)
+                        .map_err(|refusal| refusal.error(reference))?;
+                    Ok(Resolved::new(
+                        fetched.secret,
+                        reference,
+                        route.connection.name(),
+                        fetched.source,
+                        fetched.age,
+                        generation,
+                    ))
+                });
+            match &outcome {
+                Ok(_) => {
+                    tracing::debug!(%reference, connection = %route.connection.name(), "secret fetched");
+                }
+                Err(error) => log_failure(reference, error),
+            }
+            outcome
+        })
     }
 }
 
@@ -249,48 +267,42 @@ impl SecretsManager for WorkspaceManager {
     fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
         let route = match self.policy.route(reference) {
             Ok(route) => route,
-            Err(error) => return refuse(reference, error),
+            Err(refusal) => return refuse(reference, refusal.error(reference)),
         };
-        let stack = &route.connection.stack().entry;
+        let stack = route.connection.stack();
+        let (name, version) = (reference.name(), reference.version());
+        let fetched = match stack.hit(reference) {
+            // A fresh cache hit: the way nearly every resolve takes.
+            Some(fetched) => fetched,
+            None => match stack.entry.fetch_now(name, version) {
+                // A value the backend had at hand.
+                Some(Ok(fetched)) => fetched,
+                // A refusal known at once (a cached not-found, a date the validity layer refuses).
+                Some(Err(error)) => {
+                    if route.shared {
+                        self.policy.registry().observe(reference);
+                    }
+                    return refuse(reference, error);
+                }
+                None => return self.fetch(route, reference),
+            },
+        };
         // Every reference answered is known to switch plans, even one parsed elsewhere. A
         // cache hit of a connection only one scope reaches is of a reference recorded when it
         // was fetched, so only the others look.
-        match stack.fetch_now(reference.name(), reference.version()) {
-            // A hit, or a value the backend had at hand.
-            Some(Ok(fetched)) => {
-                if route.shared || fetched.source == Source::Backend {
-                    self.policy.registry().observe(reference);
-                }
-                match route.confirm(reference) {
-                    Ok(generation) => MaybeReady::ready(Ok(Resolved::new(
-                        fetched.secret,
-                        reference,
-                        route.connection.name(),
-                        fetched.source,
-                        fetched.age,
-                        generation,
-                    ))),
-                    Err(error) => refuse(reference, error),
-                }
-            }
-            // A refusal known at once (a cached not-found, a date the validity layer refuses).
-            Some(Err(error)) => {
-                if route.shared {
-                    self.policy.registry().observe(reference);
-                }
-                refuse(reference, error)
-            }
-            None => MaybeReady::new(async move {
-                self.policy.registry().observe(reference);
-                let outcome = stack.fetch(reference.name(), reference.version()).await;
-                let outcome = Self::finish(&route, reference, outcome);
-                if let Err(error) = &outcome {
-                    log_failure(reference, error);
-                } else {
-                    tracing::debug!(%reference, connection = %route.connection.name(), "secret fetched");
-                }
-                outcome
-            }),
+        if route.shared || fetched.source == Source::Backend {
+            self.policy.registry().observe(reference);
+        }
+        match route.confirm(reference) {
+            Ok(generation) => MaybeReady::ready(Ok(Resolved::new(
+                fetched.secret,
+                reference,
+                route.connection.name(),
+                fetched.source,
+                fetched.age,
+                generation,
+            ))),
+            Err(refusal) => refuse(reference, refusal.error(reference)),
         }
     }
 

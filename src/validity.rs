@@ -58,13 +58,7 @@ impl ValidityOptions {
     #[inline(never)]
     fn check(self, fetched: Fetched, at: &Location) -> Result<Fetched> {
         let properties = fetched.secret.properties();
-        let subject = || {
-            (
-                properties.name.clone(),
-                properties.version,
-                at.clone(),
-            )
-        };
+        let subject = || (properties.name.clone(), properties.version, at.clone());
         if !properties.enabled {
             let (name, version, location) = subject();
             return Err(Error::Disabled {
@@ -124,6 +118,21 @@ impl<B: SecretBackend> ValidatedBackend<B> {
     /// Checks what `inner` returns against `options`.
     pub fn new(inner: B, options: ValidityOptions) -> Self {
         Self { inner, options }
+    }
+}
+
+impl ValidatedBackend<std::sync::Arc<crate::connection::Cache>> {
+    /// A fresh cache hit that passes at once: what a connection's stack answers on the way
+    /// nearly every resolve takes (see [`CachedBackend::hit`](crate::cache::CachedBackend)).
+    #[inline(always)]
+    pub(crate) fn hit(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Fetched> {
+        self.inner
+            .hit(name, version)
+            .filter(|fetched| self.options.passes_at_once(fetched))
     }
 }
 

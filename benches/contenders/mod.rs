@@ -171,14 +171,18 @@ impl Contenders {
             Who::Moka => {
                 black_box(self.moka.get(key));
             }
-            Who::Resolve => {
-                let hit = self.manager.resolve(key).into_ready();
-                black_box(hit.ok().and_then(Result::ok).expect("a hit"));
-            }
-            Who::ResolveRef => {
-                let hit = self.manager.resolve_ref(&self.parsed[i]).into_ready();
-                black_box(hit.ok().and_then(Result::ok).expect("a hit").into_value());
-            }
+            Who::Resolve => match self.manager.resolve(key).into_ready() {
+                Ok(Ok(value)) => {
+                    black_box(value);
+                }
+                _ => panic!("a hit"),
+            },
+            Who::ResolveRef => match self.manager.resolve_ref(&self.parsed[i]).into_ready() {
+                Ok(Ok(resolved)) => {
+                    black_box(resolved.into_value());
+                }
+                _ => panic!("a hit"),
+            },
         }
     }
 

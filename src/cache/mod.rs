@@ -77,7 +77,10 @@ struct Shared<B> {
     inner: B,
     options: CacheOptions,
     clock: CoarseClock,
-    refresh_from: Option<Duration>,
+    /// The time to live, and from what age a hit starts a refresh (`u64::MAX`: never), in
+    /// nanoseconds, as hits compare them.
+    ttl_nanos: u64,
+    refresh_from_nanos: u64,
     /// Entries by the hash of their key ([`KeyRef::slot`]). Each holds its whole key, and one
     /// of another key that happens to share the hash is a miss: two keys whose hashes collide
     /// (keyed per process, so nobody can choose them) take turns in the slot.
@@ -219,7 +222,8 @@ impl<B: SecretBackend> CachedBackend<B> {
             shared: Arc::new(Shared {
                 inner,
                 clock,
-                refresh_from: options.refresh_from(),
+                ttl_nanos: nanos(options.ttl),
+                refresh_from_nanos: options.refresh_from().map_or(u64::MAX, nanos),
                 options,
                 entries: papaya::HashMap::builder()
                     .hasher(RandomState::default())
@@ -291,33 +295,16 @@ impl<B: SecretBackend> SecretBackend for CachedBackend<B> {
         shared.load(key.to_owned(), shared.clock.now()).await
     }
 
-    // Inlined into the layers above, so a hit's answer is never handed through memory on the
-    // way up; everything but a fresh hit is out of line.
-    #[inline(always)]
+    #[inline]
     fn fetch_now(
         &self,
         name: &SecretName,
         version: Option<&SecretVersion>,
     ) -> Option<Result<Fetched>> {
-        let key = KeyRef { name, version };
-        let now = self.shared.clock.now();
-        if self.shared.options.is_enabled() {
-            let guard = self.shared.entries.guard();
-            if let Some(entry) = self.shared.get(key, &guard)
-                && let Cached::Secret(stripes) = &entry.cached
-            {
-                let age = Duration::from_nanos(now.saturating_sub(entry.fetched_at));
-                if age < self.shared.options.ttl {
-                    entry.mark_read();
-                    if self.shared.refresh_from.is_some_and(|from| age >= from) {
-                        self.refresh_ahead(entry);
-                    }
-                    let secret = stripes.get().clone();
-                    return Some(Ok(Fetched::served(secret, Source::Cache, age)));
-                }
-            }
+        match self.hit(name, version) {
+            Some(fetched) => Some(Ok(fetched)),
+            None => self.miss_now(KeyRef { name, version }),
         }
-        self.miss_now(key, now)
     }
 
     async fn check(&self) -> Result<()> {
@@ -330,11 +317,45 @@ impl<B: SecretBackend> SecretBackend for CachedBackend<B> {
 }
 
 impl<B: SecretBackend> CachedBackend<B> {
+    /// A value cached within its time to live: the way nearly every resolve takes, so it is
+    /// inlined into the layers above and carries nothing the size of an error.
+    #[inline(always)]
+    pub(crate) fn hit(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> Option<Fetched> {
+        let shared = &*self.shared;
+        if !shared.options.is_enabled() {
+            return None;
+        }
+        let guard = shared.entries.guard();
+        let entry = shared.get(KeyRef { name, version }, &guard)?;
+        let Cached::Secret(stripes) = &entry.cached else {
+            return None;
+        };
+        let age = shared.clock.now().saturating_sub(entry.fetched_at);
+        if age >= shared.ttl_nanos {
+            return None;
+        }
+        entry.mark_read();
+        if age >= shared.refresh_from_nanos {
+            self.refresh_ahead(entry);
+        }
+        let secret = stripes.get().clone();
+        Some(Fetched::served(
+            secret,
+            Source::Cache,
+            Duration::from_nanos(age),
+        ))
+    }
+
     /// Everything but a fresh hit that is known at once: the cache turned off (the backend's
     /// own answer at hand, if any), or a not-found answer still kept.
     #[inline(never)]
-    fn miss_now(&self, key: KeyRef<'_>, now: u64) -> Option<Result<Fetched>> {
+    fn miss_now(&self, key: KeyRef<'_>) -> Option<Result<Fetched>> {
         let shared = &self.shared;
+        let now = shared.clock.now();
         if !shared.options.is_enabled() {
             return shared.inner.fetch_now(key.name, key.version);
         }
@@ -379,6 +400,10 @@ impl<B: SecretBackend> CachedBackend<B> {
     }
 }
 
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl<B: SecretBackend> Shared<B> {
     /// The entry of `key`, if there is one.
     #[inline(always)]
@@ -391,10 +416,15 @@ impl<B: SecretBackend> Shared<B> {
     /// Removes the entry of `key`; returns whether there was one.
     fn remove(&self, key: KeyRef<'_>) -> bool {
         let guard = self.entries.guard();
-        let removed =
-            self.entries
-                .remove_if(&key.slot(), |_, entry| key.equivalent(&entry.key), &guard);
-        matches!(removed, Ok(Some(_)))
+        self.remove_where(&key.slot(), |entry| key.equivalent(&entry.key), &guard)
+    }
+
+    /// Removes the entry in `slot` if `which` says so; returns whether it did.
+    fn remove_where(&self, slot: &u64, which: impl Fn(&Entry) -> bool, guard: &impl Guard) -> bool {
+        matches!(
+            self.entries.remove_if(slot, |_, entry| which(entry), guard),
+            Ok(Some(_))
+        )
     }
 
     /// Fetches `key` from the backend, joining the fetch already in progress for it if there is
@@ -480,7 +510,7 @@ impl<B: SecretBackend> Shared<B> {
         self.entries.insert(slot, entry, &guard);
         // An invalidation between the check and the insert: take the entry out again.
         if self.epoch.load(Ordering::SeqCst) != epoch {
-            let _ = self.entries.remove_if(&slot, |_, e| e.seq == seq, &guard);
+            self.remove_where(&slot, |e| e.seq == seq, &guard);
             return;
         }
         if new {
@@ -517,7 +547,7 @@ impl<B: SecretBackend> Shared<B> {
                 order.push_back(slot);
             } else {
                 let seq = entry.seq;
-                let _ = self.entries.remove_if(&slot, |_, e| e.seq == seq, guard);
+                self.remove_where(&slot, |e| e.seq == seq, guard);
             }
         }
     }

@@ -123,12 +123,46 @@ impl Route<'_> {
     /// Re-checks, after a fetch, that `reference` is still valid; returns the generation it
     /// was resolved under.
     #[inline]
-    pub(crate) fn confirm(&self, reference: &SecretRef) -> Result<u64> {
+    pub(crate) fn confirm(&self, reference: &SecretRef) -> Result<u64, Refusal<'static>> {
         let (mode, now) = self.policy.load();
         if now == self.generation || mode.admits(reference.scope()) {
             Ok(now)
         } else {
-            Err(invalidated(reference, mode))
+            Err(Refusal::Invalidated(mode))
+        }
+    }
+}
+
+/// Why the policy refuses a reference before any fetch. Small, so that the way a resolve
+/// takes when nothing is refused carries nothing the size of an [`Error`]; made into one by
+/// [`error`](Self::error) when it happens.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Refusal<'a> {
+    /// The reference was written for a scope the active mode does not admit.
+    Invalidated(ScopeMode),
+    /// No connection serves the reference's scope.
+    NotConfigured,
+    /// A Key Vault identifier names a host other than the one its connection points to.
+    UnconfiguredHost(&'a Connection),
+}
+
+impl Refusal<'_> {
+    /// The error that says so, naming `reference`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn error(self, reference: &SecretRef) -> Error {
+        match self {
+            Self::Invalidated(active) => Error::ScopeInvalidated {
+                reference: reference.clone(),
+                active,
+            },
+            Self::NotConfigured => Error::NotConfigured {
+                scope: reference.scope().clone(),
+            },
+            Self::UnconfiguredHost(connection) => Error::UnconfiguredVaultHost {
+                host: reference.vault_host().unwrap_or_default().to_owned(),
+                served_by: connection.location().clone(),
+            },
         }
     }
 }
@@ -287,19 +321,19 @@ impl ScopePolicy {
     /// A Key Vault identifier is routed only if it names the host its connection points to:
     /// this is the one place that rule is checked, before any I/O.
     #[inline]
-    pub(crate) fn route(&self, reference: &SecretRef) -> Result<Route<'_>> {
+    pub(crate) fn route(&self, reference: &SecretRef) -> Result<Route<'_>, Refusal<'_>> {
         let (mode, generation) = self.load();
         let id = match (mode, reference.scope()) {
             (ScopeMode::Workspace, RefScope::Workspace) => self.workspace,
             (ScopeMode::Project, RefScope::Project(p)) => self.projects.get(p).copied(),
-            _ => return Err(invalidated(reference, mode)),
+            _ => return Err(Refusal::Invalidated(mode)),
         };
         let Some(id) = id else {
-            return Err(not_configured(reference));
+            return Err(Refusal::NotConfigured);
         };
         let connection = &self.connections[id];
         if !serves_host(connection, reference) {
-            return Err(unconfigured_host(connection, reference));
+            return Err(Refusal::UnconfiguredHost(connection));
         }
         Ok(Route {
             policy: self,
@@ -307,29 +341,6 @@ impl ScopePolicy {
             shared: self.shared[id],
             generation,
         })
-    }
-}
-
-#[cold]
-fn invalidated(reference: &SecretRef, active: ScopeMode) -> Error {
-    Error::ScopeInvalidated {
-        reference: reference.clone(),
-        active,
-    }
-}
-
-#[cold]
-fn not_configured(reference: &SecretRef) -> Error {
-    Error::NotConfigured {
-        scope: reference.scope().clone(),
-    }
-}
-
-#[cold]
-fn unconfigured_host(connection: &Connection, reference: &SecretRef) -> Error {
-    Error::UnconfiguredVaultHost {
-        host: reference.vault_host().unwrap_or_default().to_owned(),
-        served_by: connection.location().clone(),
     }
 }
 
