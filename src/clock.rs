@@ -56,8 +56,25 @@ impl CoarseClock {
     /// The time, in nanoseconds from the clock's origin, to within the resolution.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
+        thread_local! {
+            static READS: std::cell::Cell<Reads> = const { std::cell::Cell::new(Reads::new()) };
+        }
+        let exact = READS.with(|reads| {
+            let mut counted = reads.get();
+            let exact = counted.count();
+            reads.set(counted);
+            exact
+        });
+        self.read(exact)
+    }
+
+    /// The time, to within the resolution unless `exact` (or the task that keeps it is not
+    /// running), in which case it is read from the system clock. A caller that keeps its own
+    /// per-thread [`Reads`] passes what it says, instead of [`now`](Self::now) counting.
+    #[inline]
+    pub(crate) fn read(&self, exact: bool) -> u64 {
         let ticks = &*self.0;
-        if ticks.running.load(Ordering::Acquire) && !every_64th_read() {
+        if ticks.running.load(Ordering::Acquire) && !exact {
             return ticks.elapsed.load(Ordering::Acquire);
         }
         self.start()
@@ -114,17 +131,21 @@ impl Ticks {
     }
 }
 
-/// Whether this read is the 64th on this thread since the last such one.
-#[inline]
-fn every_64th_read() -> bool {
-    thread_local! {
-        static READS: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+/// One thread's reads of the clock, counted so that every 64th reads the system clock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reads(u8);
+
+impl Reads {
+    pub(crate) const fn new() -> Self {
+        Self(0)
     }
-    READS.with(|reads| {
-        let n = reads.get().wrapping_add(1);
-        reads.set(n);
-        n % 64 == 0
-    })
+
+    /// Counts a read; true when it is the 64th since the last such one.
+    #[inline]
+    pub(crate) fn count(&mut self) -> bool {
+        self.0 = self.0.wrapping_add(1);
+        self.0.is_multiple_of(64)
+    }
 }
 
 /// Clears `running` when the task ends, however it ends (its runtime shutting down drops it).

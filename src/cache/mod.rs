@@ -50,7 +50,7 @@ mod options;
 mod stripes;
 
 pub use options::CacheOptions;
-use stripes::Stripes;
+use stripes::{Reader, Stripes};
 
 /// A backend with a cache in front of it; see the [module documentation](self).
 ///
@@ -146,6 +146,7 @@ struct KeyRef<'a> {
 }
 
 impl Equivalent<Key> for KeyRef<'_> {
+    #[inline(always)]
     fn equivalent(&self, key: &Key) -> bool {
         *self.name == key.name && self.version == key.version.as_ref()
     }
@@ -334,7 +335,8 @@ impl<B: SecretBackend> CachedBackend<B> {
         let Cached::Secret(stripes) = &entry.cached else {
             return None;
         };
-        let age = shared.clock.now().saturating_sub(entry.fetched_at);
+        let (reader, exact) = Reader::this_thread();
+        let age = shared.clock.read(exact).saturating_sub(entry.fetched_at);
         if age >= shared.ttl_nanos {
             return None;
         }
@@ -342,7 +344,7 @@ impl<B: SecretBackend> CachedBackend<B> {
         if age >= shared.refresh_from_nanos {
             self.refresh_ahead(entry);
         }
-        let secret = stripes.get().clone();
+        let secret = stripes.get(reader).clone();
         Some(Fetched::served(
             secret,
             Source::Cache,
@@ -408,9 +410,10 @@ impl<B: SecretBackend> Shared<B> {
     /// The entry of `key`, if there is one.
     #[inline(always)]
     fn get<'g>(&self, key: KeyRef<'_>, guard: &'g impl Guard) -> Option<&'g Entry> {
-        self.entries
-            .get(&key.slot(), guard)
-            .filter(|entry| key.equivalent(&entry.key))
+        match self.entries.get(&key.slot(), guard) {
+            Some(entry) if key.equivalent(&entry.key) => Some(entry),
+            _ => None,
+        }
     }
 
     /// Removes the entry of `key`; returns whether there was one.

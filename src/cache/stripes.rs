@@ -10,11 +10,15 @@
 //! Threads are given stripes in turn as they first read; there are as many stripes as the
 //! machine has cores, up to [`MAX_STRIPES`]. More threads than stripes share them, and then
 //! contend only when two threads of one stripe read the same key at the same moment.
+//!
+//! A thread's stripe and its count of clock reads ([`Reads`]) are one thread-local, read once
+//! a hit: each thread-local read costs a call or two.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::clock::Reads;
 use crate::value::Secret;
 
 /// The most stripes an entry keeps: each is a handle of one cache line (64 bytes).
@@ -40,10 +44,10 @@ impl Stripes {
         Self { first, rest }
     }
 
-    /// The handle of the calling thread's stripe.
+    /// The handle of the reader's stripe.
     #[inline]
-    pub(super) fn get(&self) -> &Secret {
-        match this_threads_stripe() {
+    pub(super) fn get(&self, reader: Reader) -> &Secret {
+        match usize::from(reader.stripe) {
             0 => &self.first,
             i => self.rest[i - 1].as_ref().unwrap_or(&self.first),
         }
@@ -65,21 +69,44 @@ fn stripe_count() -> usize {
     })
 }
 
-/// The calling thread's stripe, given in turn the first time it reads.
-#[inline]
-fn this_threads_stripe() -> usize {
-    thread_local! {
-        static STRIPE: Cell<u8> = const { Cell::new(u8::MAX) };
-    }
-    STRIPE.with(|stripe| match stripe.get() {
-        u8::MAX => {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let given = NEXT.fetch_add(1, Ordering::Relaxed) % stripe_count();
-            stripe.set(given as u8);
-            given
+/// What a thread that reads the cache keeps for itself.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader {
+    /// Its stripe; `u8::MAX` until it first reads.
+    stripe: u8,
+    reads: Reads,
+}
+
+impl Reader {
+    /// The calling thread's state for this read: its stripe (given in turn the first time it
+    /// reads), and whether this read should read the system clock.
+    ///
+    /// Never inlined: in a function of this crate the thread-local is read in place, where
+    /// inlined into a caller's crate it is reached through a function pointer.
+    #[inline(never)]
+    pub(super) fn this_thread() -> (Self, bool) {
+        thread_local! {
+            static READER: Cell<Reader> = const {
+                Cell::new(Reader { stripe: u8::MAX, reads: Reads::new() })
+            };
         }
-        given => usize::from(given),
-    })
+        READER.with(|cell| {
+            let mut reader = cell.get();
+            if reader.stripe == u8::MAX {
+                reader.stripe = next_stripe();
+            }
+            let exact = reader.reads.count();
+            cell.set(reader);
+            (reader, exact)
+        })
+    }
+}
+
+#[cold]
+fn next_stripe() -> u8 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Below MAX_STRIPES, which is below u8::MAX.
+    (NEXT.fetch_add(1, Ordering::Relaxed) % stripe_count()) as u8
 }
 
 #[cfg(test)]
@@ -112,11 +139,18 @@ mod tests {
 
     #[test]
     fn threads_are_given_stripes_in_turn() {
-        let given: std::collections::HashSet<usize> = (0..stripe_count())
-            .map(|_| std::thread::spawn(this_threads_stripe).join().unwrap())
+        let stripe = || Reader::this_thread().0.stripe;
+        let given: std::collections::HashSet<u8> = (0..stripe_count())
+            .map(|_| std::thread::spawn(stripe).join().unwrap())
             .collect();
         // Other tests' threads take stripes too, so only the bound is exact here.
-        assert!(given.iter().all(|&s| s < stripe_count()));
-        assert_eq!(this_threads_stripe(), this_threads_stripe());
+        assert!(given.iter().all(|&s| usize::from(s) < stripe_count()));
+        assert_eq!(stripe(), stripe());
+    }
+
+    #[test]
+    fn every_64th_read_of_a_thread_reads_the_clock() {
+        let exact = (0..128).filter(|_| Reader::this_thread().1).count();
+        assert_eq!(exact, 2);
     }
 }

@@ -40,11 +40,12 @@ impl Folded {
 }
 
 impl PartialEq for Folded {
-    #[inline]
+    #[inline(always)]
     fn eq(&self, other: &Self) -> bool {
         // Equal hashes almost always mean equal text, and usually written alike.
         self.hash == other.hash
-            && (self.text == other.text || self.text.eq_ignore_ascii_case(&other.text))
+            && (self.text.as_bytes() == other.text.as_bytes()
+                || self.text.eq_ignore_ascii_case(&other.text))
     }
 }
 impl Eq for Folded {}
