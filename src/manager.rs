@@ -231,6 +231,15 @@ impl WorkspaceManager {
         }
     }
 
+    /// A failure known at once: logged, and the reference recorded as known (a resolve that
+    /// fails still shows the reference is in use).
+    #[cold]
+    fn refuse<'a>(&self, reference: &SecretRef, error: Error) -> Resolving<'a> {
+        self.policy.registry().observe(reference);
+        log_failure(reference, &error);
+        MaybeReady::ready(Err(error))
+    }
+
     /// Fetches what the stack did not have at hand, then confirms the scope is unchanged.
     fn fetch<'a>(&'a self, route: Route<'a>, reference: &'a SecretRef) -> Resolving<'a> {
         MaybeReady::new(async move {
@@ -267,7 +276,7 @@ impl SecretsManager for WorkspaceManager {
     fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
         let route = match self.policy.route(reference) {
             Ok(route) => route,
-            Err(refusal) => return refuse(reference, refusal.error(reference)),
+            Err(refusal) => return self.refuse(reference, refusal.error(reference)),
         };
         let stack = route.connection.stack();
         let (name, version) = (reference.name(), reference.version());
@@ -278,12 +287,7 @@ impl SecretsManager for WorkspaceManager {
                 // A value the backend had at hand.
                 Some(Ok(fetched)) => fetched,
                 // A refusal known at once (a cached not-found, a date the validity layer refuses).
-                Some(Err(error)) => {
-                    if route.shared {
-                        self.policy.registry().observe(reference);
-                    }
-                    return refuse(reference, error);
-                }
+                Some(Err(error)) => return self.refuse(reference, error),
                 None => return self.fetch(route, reference),
             },
         };
@@ -302,20 +306,19 @@ impl SecretsManager for WorkspaceManager {
                 fetched.age,
                 generation,
             ))),
-            Err(refusal) => refuse(reference, refusal.error(reference)),
+            Err(refusal) => self.refuse(reference, refusal.error(reference)),
         }
     }
 
     fn with_parsed(&self, text: &str, with: &mut dyn FnMut(&SecretRef)) -> Result<()> {
+        // A plain name is parsed in place for less than a lookup among the texts parsed
+        // before would cost; the registry remembers the other forms.
+        if let Some(reference) = SecretRef::parse_plain(text) {
+            with(&reference);
+            return Ok(());
+        }
         Ok(self.policy.registry().with_parsed(text, with)?)
     }
-}
-
-/// A failure known at once, logged.
-#[cold]
-fn refuse<'a>(reference: &SecretRef, error: Error) -> Resolving<'a> {
-    log_failure(reference, &error);
-    MaybeReady::ready(Err(error))
 }
 
 fn log_failure(reference: &SecretRef, error: &Error) {

@@ -28,7 +28,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::BuildHasherDefault;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -84,7 +84,7 @@ struct Shared<B> {
     /// Entries by the hash of their key ([`KeyRef::slot`]). Each holds its whole key, and one
     /// of another key that happens to share the hash is a miss: two keys whose hashes collide
     /// (keyed per process, so nobody can choose them) take turns in the slot.
-    entries: papaya::HashMap<u64, Entry, RandomState>,
+    entries: papaya::HashMap<u64, Entry, BuildHasherDefault<SlotHasher>>,
     /// The fetch in progress for each key that has one: callers that miss join it.
     flights: Mutex<HashMap<Key, Arc<Flight>, RandomState>>,
     /// Slots in insertion order, for eviction: eight bytes an entry. An item whose entry was
@@ -160,11 +160,33 @@ impl KeyRef<'_> {
         }
     }
 
-    /// The key's place in the map: a hash of the hashes its name and version keep.
+    /// The key's place in the map: the hashes its name and version keep (keyed once per
+    /// process, so already spread and unpredictable), mixed.
     #[inline]
     fn slot(self) -> u64 {
-        static STATE: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(Default::default);
-        STATE.hash_one(self)
+        let version = self.version.map_or(0, SecretVersion::folded_hash);
+        self.name.folded_hash() ^ version.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+    }
+}
+
+/// Hashes a slot to itself: slots are hashes already.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl std::hash::Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only slots (u64) are hashed; anything else still hashes, if poorly.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, slot: u64) {
+        self.0 = slot;
     }
 }
 
@@ -227,7 +249,7 @@ impl<B: SecretBackend> CachedBackend<B> {
                 refresh_from_nanos: options.refresh_from().map_or(u64::MAX, nanos),
                 options,
                 entries: papaya::HashMap::builder()
-                    .hasher(RandomState::default())
+                    .hasher(BuildHasherDefault::default())
                     .build(),
                 flights: Mutex::new(HashMap::default()),
                 order: Mutex::new(VecDeque::new()),

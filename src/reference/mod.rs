@@ -162,6 +162,16 @@ impl SecretRef {
         parse_body(body, offset)
     }
 
+    /// `input` parsed without allocating, if it is a plain secret name short enough to be held
+    /// inline (up to 23 bytes of `A-Z a-z 0-9 -`, which the grammar reads as a workspace-level
+    /// reference to the latest version); `None` for anything else, which [`parse`](Self::parse)
+    /// reads. Checking those bytes costs less than looking the text up among those parsed
+    /// before, so a manager parses plain names in place and remembers only the other forms.
+    #[inline]
+    pub(crate) fn parse_plain(input: &str) -> Option<Self> {
+        SecretName::plain(input).map(Self::workspace)
+    }
+
     /// A workspace-level reference to the latest version of `name`.
     pub fn workspace(name: SecretName) -> Self {
         Self {
@@ -535,4 +545,67 @@ pub(crate) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&
     (s.len() >= prefix.len()
         && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()))
     .then(|| &s[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Whether the grammar reads `text` as a plain name held inline.
+    fn is_plain(text: &str) -> bool {
+        (1..=23).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    }
+
+    fn assert_agrees(text: &str) {
+        match SecretRef::parse_plain(text) {
+            Some(plain) => {
+                let parsed = SecretRef::parse(text).expect("a plain name parses");
+                assert_eq!(plain, parsed, "{text:?}");
+                assert_eq!(plain.to_string(), parsed.to_string());
+                // Equal names hash alike, so a plain name finds what its parse cached.
+                assert_eq!(plain.name().folded_hash(), parsed.name().folded_hash());
+            }
+            None => assert!(!is_plain(text), "{text:?} is a plain name"),
+        }
+    }
+
+    #[test]
+    fn plain_names_parse_in_place_as_the_grammar_reads_them() {
+        for text in [
+            "a",
+            "db-password",
+            "DB-Password",
+            "secret-name-000000001",
+            "0123456789abcdefABCDEF-",
+            "x".repeat(8).as_str(),
+            "x".repeat(23).as_str(),
+            "x".repeat(24).as_str(),
+            "",
+            "db password",
+            "db_password",
+            "db/0123456789abcdef0123456789abcdef",
+            "{{db}}",
+            "project:a/b",
+            "bd-pässword-1234",
+            "abcdefgh\u{80}",
+            "@abcdefgh[`{/:",
+        ] {
+            assert_agrees(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_parsing_agrees_with_the_parser(text in "[-0-9A-Za-z@\\[`{/:_ .\u{80}-\u{ff}]{0,30}") {
+            assert_agrees(&text);
+        }
+
+        #[test]
+        fn plain_names_of_any_length_agree_with_the_parser(text in "[-0-9A-Za-z]{1,30}") {
+            assert_agrees(&text);
+        }
+    }
 }

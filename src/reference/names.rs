@@ -26,6 +26,7 @@ struct Folded {
 }
 
 impl Folded {
+    #[inline]
     fn new(written: &str) -> Self {
         Self {
             hash: fold_hash(written),
@@ -60,8 +61,7 @@ impl Hash for Folded {
 /// The hash of `text`'s lower-case form, keyed once per process so that names cannot be chosen
 /// to collide. Folds in chunks on the stack: nothing is allocated.
 fn fold_hash(text: &str) -> u64 {
-    static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
-    let mut hasher = STATE.get_or_init(Default::default).build_hasher();
+    let mut hasher = folded_hasher();
     let mut folded = [0u8; 64];
     for chunk in text.as_bytes().chunks(folded.len()) {
         let folded = &mut folded[..chunk.len()];
@@ -70,6 +70,11 @@ fn fold_hash(text: &str) -> u64 {
         hasher.write(folded);
     }
     hasher.finish()
+}
+
+fn folded_hasher() -> foldhash::quality::FoldHasher<'static> {
+    static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(Default::default).build_hasher()
 }
 
 /// A secret name: 1 to 127 ASCII letters, digits and hyphens, compared case-insensitively.
@@ -88,10 +93,82 @@ impl SecretName {
         self.0.as_str()
     }
 
+    /// The hash of its lower-case form, keyed once per process.
+    #[inline]
+    pub(crate) fn folded_hash(&self) -> u64 {
+        self.0.hash
+    }
+
     /// A name the parser has validated.
+    #[inline]
     pub(super) fn from_valid(name: &str) -> Self {
         Self(Folded::new(name))
     }
+
+    /// `text` as a name if it is 1 to [`INLINE_LEN`] name bytes (so held inline): checked,
+    /// folded and hashed in one pass, allocating nothing.
+    #[inline]
+    pub(super) fn plain(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let len = bytes.len();
+        if !(8..=INLINE_LEN).contains(&len) {
+            // Shorter names cost little either way; longer ones are not held inline.
+            return (1..8)
+                .contains(&len)
+                .then(|| Self::new(text).ok())
+                .flatten();
+        }
+        // Eight bytes at a time, read in place (the last word overlaps the one before it), with
+        // no branch per byte.
+        let word = |at: usize| {
+            let mut word = [0; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let (mut valid, mut upper) = (HIGH, 0);
+        for at in [0, 8, len - 8] {
+            let x = word(at.min(len - 8));
+            let upper_here = between(x, b'A' - 1, b'Z' + 1);
+            valid &= upper_here
+                | between(x, b'a' - 1, b'z' + 1)
+                | between(x, b'0' - 1, b'9' + 1)
+                | between(x, b'-' - 1, b'-' + 1);
+            upper |= upper_here;
+        }
+        if valid != HIGH {
+            return None;
+        }
+        // Names are mostly written in lower case, and then the text is its folded form.
+        let hash = if upper == 0 {
+            let mut hasher = folded_hasher();
+            hasher.write(bytes);
+            hasher.finish()
+        } else {
+            fold_hash(text)
+        };
+        Some(Self(Folded {
+            hash,
+            text: SmolStr::new(text),
+        }))
+    }
+}
+
+/// The longest text a name holds inline, without an allocation of its own.
+pub(super) const INLINE_LEN: usize = 23;
+
+/// The high bit of every byte of a word.
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `x` set where `low < byte < high`, the others clear (bytes of
+/// 0x80 and above included). Each byte is worked out on its own: no carry or borrow crosses
+/// from one byte to the next, since `low` and `high` are below 0x80.
+#[inline(always)]
+const fn between(x: u64, low: u8, high: u8) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    let seven = x & (ONES * 0x7f);
+    let below_high = (ONES * (0x7f + high as u64)).wrapping_sub(seven);
+    let above_low = seven.wrapping_add(ONES * (0x7f - low as u64));
+    below_high & above_low & !x & HIGH
 }
 
 /// A pinned secret version: 32 hexadecimal digits, compared case-insensitively.
@@ -113,6 +190,12 @@ impl SecretVersion {
     pub fn new(version: &str) -> Result<Self, ReferenceError> {
         validate_version(version, 1)?;
         Ok(Self::from_valid(version))
+    }
+
+    /// The hash of its lower-case form, keyed once per process.
+    #[inline]
+    pub(crate) fn folded_hash(&self) -> u64 {
+        self.hash.get()
     }
 
     /// The version as written.

@@ -232,8 +232,8 @@ impl ScopePolicy {
     }
 
     /// The references known to be in use: registered, or seen by a resolve (every reference
-    /// text the manager parsed, and every reference whose secret it fetched), in canonical
-    /// order.
+    /// the manager fetched or refused, every reference text it remembers parsed, and every
+    /// hit on a connection more than one scope reaches), in canonical order.
     pub fn known_references(&self) -> Vec<SecretRef> {
         self.registry.known()
     }
