@@ -197,6 +197,7 @@ pub async fn run_all_with(backend: &dyn SecretBackend, seeded: &Seeded, dates: D
         Dates::Enforced => dates_are_enforced(backend).await,
     }
     values_never_show_in_debug_or_errors(backend).await;
+    answers_at_hand_agree(backend, seeded).await;
 }
 
 fn name(s: &str) -> SecretName {
@@ -207,6 +208,41 @@ async fn value_of(backend: &dyn SecretBackend, n: &str, v: Option<&SecretVersion
     match backend.fetch(&name(n), v).await {
         Ok(fetched) => fetched.secret.expose_secret().to_owned(),
         Err(e) => panic!("{backend:?}: fetching `{n}` (version {v:?}) failed: {e}"),
+    }
+}
+
+/// What `fetch_now` answers (when it answers at all) is what `fetch` answers: the same value,
+/// or an error of the same kind.
+pub async fn answers_at_hand_agree(backend: &dyn SecretBackend, seeded: &Seeded) {
+    let mut asked: Vec<(&str, Option<SecretVersion>)> = Vec::new();
+    for fixture in fixtures() {
+        asked.push((fixture.name, None));
+        asked.extend(seeded.of(fixture.name).iter().map(|v| (fixture.name, *v)));
+    }
+    asked.push(("conformance-missing", None));
+    for (n, version) in asked {
+        let version = version.as_ref();
+        let later = backend.fetch(&name(n), version).await;
+        let Some(now) = backend.fetch_now(&name(n), version) else {
+            continue;
+        };
+        match (now, later) {
+            (Ok(now), Ok(later)) => assert_eq!(
+                now.secret.expose_secret(),
+                later.secret.expose_secret(),
+                "{backend:?}: fetch_now and fetch disagree on `{n}` (version {version:?})"
+            ),
+            (Err(now), Err(later)) => assert_eq!(
+                now.kind(),
+                later.kind(),
+                "{backend:?}: fetch_now and fetch fail differently on `{n}` (version {version:?})"
+            ),
+            (now, later) => panic!(
+                "{backend:?}: fetch_now and fetch disagree on `{n}` (version {version:?}): {:?} against {:?}",
+                now.map(|f| f.source),
+                later.map(|f| f.source)
+            ),
+        }
     }
 }
 

@@ -188,6 +188,21 @@ mod tests {
         conformance::run_all_with(&shared, &seeded, Dates::Enforced).await;
     }
 
+    #[test]
+    fn answers_the_backend_has_at_hand_are_checked_and_passed_on_at_once() {
+        let (backend, _) = conformance::seeded_memory();
+        let checked = ValidatedBackend::new(backend, ValidityOptions::new());
+        let name = |n| SecretName::new(n).unwrap();
+        assert!(matches!(
+            checked.fetch_now(&name(conformance::PLAIN), None),
+            Some(Ok(_))
+        ));
+        assert!(matches!(
+            checked.fetch_now(&name(conformance::EXPIRED), None),
+            Some(Err(Error::Expired { .. }))
+        ));
+    }
+
     #[tokio::test]
     async fn passes_the_conformance_suite_when_dates_are_allowed() {
         let (backend, seeded) = conformance::seeded_memory();

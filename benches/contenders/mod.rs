@@ -1,9 +1,11 @@
 //! The contenders every hit benchmark measures, filled with the same keys: the floor (an
 //! `RwLock<HashMap<String, Arc<str>>>` get and clone), `papaya`, `quick_cache`, `moka`, and
-//! secretscope's `resolve(&str)` and `resolve_ref` (an already parsed reference).
+//! secretscope's `resolve(&str)` of the plain name, `resolve_ref` (an already parsed
+//! reference) and `resolve(&str)` of the name wrapped as `{{ name }}`.
 //!
-//! Keys are 21-byte names, values 40 bytes. A hit's future is ready on its first poll, so it is
-//! taken with `into_ready()`: no runtime runs, and none of its cost hides ours.
+//! Keys are 21-byte names; every key has a 40-byte value of its own. A hit's future is ready on
+//! its first poll, so it is taken with `into_ready()`: no runtime runs, and none of its cost
+//! hides ours.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -45,6 +47,10 @@ macro_rules! each {
             }
             Who::ResolveRef => {
                 let $w = Who::ResolveRef;
+                $body
+            }
+            Who::ResolveWrapped => {
+                let $w = Who::ResolveWrapped;
                 $body
             }
         }
@@ -90,6 +96,9 @@ fn shuffled(n: usize) -> Vec<usize> {
 /// The contenders, each filled with the same keys.
 pub struct Contenders {
     keys: Vec<String>,
+    /// The keys as `{{ name }}`: a form parsed once and then found among the texts parsed
+    /// before (a plain name is parsed in place instead).
+    wrapped: Vec<String>,
     parsed: Vec<SecretRef>,
     pub order: Vec<usize>,
     floor: RwLock<HashMap<String, Arc<str>>>,
@@ -118,8 +127,10 @@ impl Contenders {
                     .with_max_entries(2 * n),
             )
             .build();
-        for key in &keys {
+        let wrapped: Vec<String> = keys.iter().map(|k| format!("{{{{ {k} }}}}")).collect();
+        for (key, wrapped) in keys.iter().zip(&wrapped) {
             RUNTIME.block_on(manager.resolve(key)).expect("found");
+            RUNTIME.block_on(manager.resolve(wrapped)).expect("found");
         }
         let papaya = papaya::HashMap::new();
         let quick_cache = quick_cache::sync::Cache::new(2 * n);
@@ -143,6 +154,7 @@ impl Contenders {
             ),
             order: shuffled(n),
             keys,
+            wrapped,
             papaya,
             quick_cache,
             moka,
@@ -172,6 +184,12 @@ impl Contenders {
                 black_box(self.moka.get(key));
             }
             Who::Resolve => match self.manager.resolve(key).into_ready() {
+                Ok(Ok(value)) => {
+                    black_box(value);
+                }
+                _ => panic!("a hit"),
+            },
+            Who::ResolveWrapped => match self.manager.resolve(&self.wrapped[i]).into_ready() {
                 Ok(Ok(value)) => {
                     black_box(value);
                 }
@@ -216,13 +234,15 @@ pub enum Who {
     Moka,
     Resolve,
     ResolveRef,
+    ResolveWrapped,
 }
 
-pub const CONTENDERS: [(&str, Who); 6] = [
+pub const CONTENDERS: [(&str, Who); 7] = [
     ("floor", Who::Floor),
     ("papaya", Who::Papaya),
     ("quick_cache", Who::QuickCache),
     ("moka", Who::Moka),
     ("resolve", Who::Resolve),
     ("resolve_ref", Who::ResolveRef),
+    ("resolve_wrapped", Who::ResolveWrapped),
 ];

@@ -634,6 +634,24 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn answers_at_once_what_it_holds_or_what_the_backend_has_at_hand() {
+        let backend = Arc::new(MemoryBackend::new());
+        backend.set("db", "v").unwrap();
+        let name = SecretName::new("db").unwrap();
+        let cached = CachedBackend::new(Arc::clone(&backend), CacheOptions::new());
+        assert!(
+            cached.fetch_now(&name, None).is_none(),
+            "nothing cached yet"
+        );
+        cached.fetch(&name, None).await.unwrap();
+        let hit = cached.fetch_now(&name, None).unwrap().unwrap();
+        assert_eq!(hit.source, Source::Cache);
+        let off = CachedBackend::new(backend, CacheOptions::disabled());
+        let at_hand = off.fetch_now(&name, None).unwrap().unwrap();
+        assert_eq!(at_hand.source, Source::Backend);
+    }
+
     #[test]
     fn refresh_ahead_starts_no_earlier_than_half_the_time_to_live() {
         let ttl = Duration::from_secs(300);
