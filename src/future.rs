@@ -6,10 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The future [`SecretBackend::fetch`](crate::SecretBackend::fetch) and
-/// [`SecretsManager::resolve_ref`](crate::SecretsManager::resolve_ref) return: either an
-/// outcome already known (a cache hit, a refusal before any I/O), which costs nothing, or a
-/// boxed future for work that has to wait.
+/// The future [`SecretsManager::resolve_ref`](crate::SecretsManager::resolve_ref) and the
+/// resolves of [`SecretsManagerExt`](crate::SecretsManagerExt) return: either an outcome
+/// already known (a cache hit, a refusal before any I/O), which costs nothing, or a boxed
+/// future for work that has to wait.
 ///
 /// An outcome already known is ready on the first poll, and [`into_ready`](Self::into_ready)
 /// takes it without polling at all. A pending future does nothing until it is polled, so
@@ -50,15 +50,6 @@ impl<'a, T> MaybeReady<'a, T> {
     #[inline]
     pub fn is_ready(&self) -> bool {
         matches!(self.0, State::Ready(Some(_)))
-    }
-
-    /// The outcome, if it is already known, left in place.
-    #[inline]
-    pub fn ready_ref(&self) -> Option<&T> {
-        match &self.0 {
-            State::Ready(value) => value.as_ref(),
-            State::Pending(_) => None,
-        }
     }
 
     /// The outcome if it is already known, or the future back.

@@ -44,17 +44,20 @@
 //! One way, through layers:
 //!
 //! ```text
-//! resolve(&str) -> parse (or find the text parsed already)
+//! resolve(&str) -> parse (a plain name in place; another text found parsed already)
 //!   -> ScopePolicy routes it (the scope check, the connection, a Key Vault identifier's host)
 //!   -> the connection's stack: validity dates -> cache -> backend
-//!   -> the scope is confirmed unchanged -> ResolvedSecret
+//!   -> the scope is confirmed unchanged -> Resolved
 //! ```
 //!
 //! Each layer is a backend wrapping a backend, in a module of its own ([`validity`], [`cache`]),
-//! and passes the same behaviour suite as the backends. A cache hit is answered without
-//! awaiting, allocating or locking (its future is ready on the first poll); the cache has a
-//! time to live, a bound, single flight, refresh ahead, negative caching and opt-in
-//! stale-if-error ([`CacheOptions`]), and [`WorkspaceManager::invalidate`],
+//! and passes the same behaviour suite as the backends. What a stack can answer without
+//! waiting (a cache hit, a value in memory) it answers through
+//! [`SecretBackend::fetch_now`], with no future and no allocation; the rest through
+//! [`SecretBackend::fetch`]. A cache hit is answered without awaiting, allocating or locking
+//! (its future is ready on the first poll), and writes no memory another core's readers write;
+//! the cache has a time to live, a bound, single flight, refresh ahead, negative caching and
+//! opt-in stale-if-error ([`CacheOptions`]), and [`WorkspaceManager::invalidate`],
 //! [`invalidate_connection`](WorkspaceManager::invalidate_connection) and
 //! [`clear`](WorkspaceManager::clear) control it.
 //!

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::SecretBackend;
+use crate::backend::{Fetched, SecretBackend};
 use crate::cache::CacheOptions;
 use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
@@ -252,14 +252,7 @@ impl WorkspaceManager {
                     let generation = route
                         .confirm(reference)
                         .map_err(|refusal| refusal.error(reference))?;
-                    Ok(Resolved::new(
-                        fetched.secret,
-                        reference,
-                        route.connection.name(),
-                        fetched.source,
-                        fetched.age,
-                        generation,
-                    ))
+                    Ok(resolved(&route, reference, fetched, generation))
                 });
             match &outcome {
                 Ok(_) => {
@@ -298,14 +291,9 @@ impl SecretsManager for WorkspaceManager {
             self.policy.registry().observe(reference);
         }
         match route.confirm(reference) {
-            Ok(generation) => MaybeReady::ready(Ok(Resolved::new(
-                fetched.secret,
-                reference,
-                route.connection.name(),
-                fetched.source,
-                fetched.age,
-                generation,
-            ))),
+            Ok(generation) => {
+                MaybeReady::ready(Ok(resolved(&route, reference, fetched, generation)))
+            }
             Err(refusal) => self.refuse(reference, refusal.error(reference)),
         }
     }
@@ -319,6 +307,24 @@ impl SecretsManager for WorkspaceManager {
         }
         Ok(self.policy.registry().with_parsed(text, with)?)
     }
+}
+
+/// What `route` fetched for `reference`, confirmed under policy `generation`.
+#[inline(always)]
+fn resolved<'a>(
+    route: &Route<'a>,
+    reference: &'a SecretRef,
+    fetched: Fetched,
+    generation: u64,
+) -> Resolved<'a> {
+    Resolved::new(
+        fetched.secret,
+        reference,
+        route.connection.name(),
+        fetched.source,
+        fetched.age,
+        generation,
+    )
 }
 
 fn log_failure(reference: &SecretRef, error: &Error) {

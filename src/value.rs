@@ -25,8 +25,9 @@ struct Core {
 /// Cloning a handle writes its count and nothing else. A cache keeps several handles to one
 /// secret ([`Secret::with_own_count`]) and gives each core's readers their own, so readers on
 /// different cores never write the same memory. Each handle's allocation is a cache line long
-/// (64 bytes with its counts), so no two counts share a line; the flags a validity check reads
-/// on every hit sit beside the count, so a hit reads no other line of the secret.
+/// (64 bytes with its counts, which come first), so no two handles' counts fall in one line;
+/// the flags a validity check reads on every hit sit beside the count, so a hit reads no other
+/// line of the secret.
 struct Handle {
     core: Arc<Core>,
     gate: Gate,
@@ -568,6 +569,11 @@ mod tests {
             "exact"
         );
         assert!(SecretValue::new(String::new()).is_empty());
+    }
+
+    #[test]
+    fn a_handle_with_its_counts_fills_one_cache_line() {
+        assert_eq!(size_of::<Handle>() + 2 * size_of::<usize>(), 64);
     }
 
     #[test]

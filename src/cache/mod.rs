@@ -5,14 +5,16 @@
 //!
 //! A hit is on every request of the services that use this crate, and the design promises that
 //! it costs about one hash-map lookup: no I/O, no allocation, no exclusive lock, and no write to
-//! shared memory but the returned value's reference count (so that readers on several cores do
-//! not queue on one cache line). `moka` records every read in a shared buffer and measured
-//! about 4x a plain map lookup per hit; `quick_cache` takes a shard's read lock, whose counter
-//! every reader writes (its throughput on two threads measured below one thread's). `papaya`'s
-//! reads write nothing shared, and measured about as fast as a plain map (0.96x with 100 keys,
-//! 1.27x with 100,000): it holds the entries, and this module adds what a secrets cache needs
-//! on top of it (`BENCHMARKS.md` has the figures).
+//! memory that readers on other cores write. `moka` records every read in a shared buffer and
+//! measured about 4-5x a plain map lookup per hit; `quick_cache` takes a shard's read lock,
+//! whose counter every reader writes; `papaya`'s reads write nothing shared and measured about
+//! as fast as a plain map (`BENCHMARKS.md` has the figures). So `papaya` holds the entries, and
+//! this module adds what a secrets cache needs on top of it:
 //!
+//! - **Entries** sit in slots keyed by the hash of their key (the name's and version's own
+//!   hashes, keyed once per process) and hold the whole key, so the eviction queue keeps eight
+//!   bytes an entry. Each holds one handle to its value per stripe of reader threads
+//!   (the `stripes` module): handing out a value writes a count only the reader's stripe writes.
 //! - **Eviction** is CLOCK over insertion order: when the cache is over its bound, the oldest
 //!   entry goes unless it was read since the hand last passed it, in which case it gets a
 //!   second chance. A read sets the entry's mark only if it is clear, so hits write nothing
