@@ -329,6 +329,49 @@ impl fmt::Display for Source {
     }
 }
 
+/// The accessors [`Resolved`] and [`ResolvedSecret`] share: the value, and where and when it
+/// was served. One definition, so that the borrowed and the owned form cannot drift apart.
+macro_rules! served_accessors {
+    () => {
+        /// The value.
+        pub fn value(&self) -> SecretValue {
+            self.secret.value()
+        }
+
+        /// The value, without touching the reference count.
+        pub fn into_value(self) -> SecretValue {
+            self.secret.into_value()
+        }
+
+        /// The value and its properties.
+        pub fn secret(&self) -> &Secret {
+            &self.secret
+        }
+
+        /// The backend's properties of the secret: name, version, content type, dates.
+        pub fn properties(&self) -> &SecretProperties {
+            self.secret.properties()
+        }
+
+        /// Whether the value came from the backend, the cache, or the cache past its time to
+        /// live.
+        pub fn source(&self) -> Source {
+            self.served.source
+        }
+
+        /// How long ago the value was fetched from the backend: zero when
+        /// [`source`](Self::source) is [`Source::Backend`].
+        pub fn age(&self) -> Duration {
+            self.served.age
+        }
+
+        /// The scope-policy generation the reference was resolved under.
+        pub fn policy_generation(&self) -> u64 {
+            self.served.policy_generation
+        }
+    };
+}
+
 /// What resolving a parsed reference gives: the value, and everything known about where it
 /// came from.
 ///
@@ -374,25 +417,7 @@ impl<'a> Resolved<'a> {
         }
     }
 
-    /// The value.
-    pub fn value(&self) -> SecretValue {
-        self.secret.value()
-    }
-
-    /// The value, without touching the reference count.
-    pub fn into_value(self) -> SecretValue {
-        self.secret.into_value()
-    }
-
-    /// The value and its properties.
-    pub fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The backend's properties of the secret: name, version, content type, dates.
-    pub fn properties(&self) -> &SecretProperties {
-        self.secret.properties()
-    }
+    served_accessors!();
 
     /// The reference that was resolved.
     pub fn reference(&self) -> &'a SecretRef {
@@ -402,22 +427,6 @@ impl<'a> Resolved<'a> {
     /// The connection that served it.
     pub fn connection(&self) -> &'a ConnectionName {
         self.connection
-    }
-
-    /// Whether the value came from the backend, the cache, or the cache past its time to live.
-    pub fn source(&self) -> Source {
-        self.served.source
-    }
-
-    /// How long ago the value was fetched from the backend: zero when [`source`](Self::source)
-    /// is [`Source::Backend`].
-    pub fn age(&self) -> Duration {
-        self.served.age
-    }
-
-    /// The scope-policy generation the reference was resolved under.
-    pub fn policy_generation(&self) -> u64 {
-        self.served.policy_generation
     }
 
     /// Everything but the value, to log or serialise.
@@ -450,25 +459,7 @@ pub struct ResolvedSecret {
 }
 
 impl ResolvedSecret {
-    /// The value.
-    pub fn value(&self) -> SecretValue {
-        self.secret.value()
-    }
-
-    /// The value, without touching the reference count.
-    pub fn into_value(self) -> SecretValue {
-        self.secret.into_value()
-    }
-
-    /// The value and its properties.
-    pub fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The backend's properties of the secret: name, version, content type, dates.
-    pub fn properties(&self) -> &SecretProperties {
-        self.secret.properties()
-    }
+    served_accessors!();
 
     /// The reference that was resolved, in canonical form.
     pub fn reference(&self) -> &SecretRef {
@@ -478,22 +469,6 @@ impl ResolvedSecret {
     /// The connection that served it.
     pub fn connection(&self) -> &ConnectionName {
         &self.connection
-    }
-
-    /// Whether the value came from the backend, the cache, or the cache past its time to live.
-    pub fn source(&self) -> Source {
-        self.served.source
-    }
-
-    /// How long ago the value was fetched from the backend: zero when [`source`](Self::source)
-    /// is [`Source::Backend`].
-    pub fn age(&self) -> Duration {
-        self.served.age
-    }
-
-    /// The scope-policy generation the reference was resolved under.
-    pub fn policy_generation(&self) -> u64 {
-        self.served.policy_generation
     }
 
     /// Everything but the value, to log or serialise.
