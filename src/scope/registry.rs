@@ -15,8 +15,9 @@ use crate::reference::{ReferenceError, SecretRef};
 /// first parsed.
 pub(crate) struct Registry {
     limit: usize,
-    /// Reference text, as a service wrote it, to its parsed form. Texts of up to 23 bytes, and the parsed form, are
-    /// held in the map's entry itself, so a lookup reads no other memory to compare them.
+    /// Reference text, as a service wrote it, to its parsed form, for the forms a manager does
+    /// not parse in place (plain names it does). Texts of up to 23 bytes, and the parsed
+    /// form, are held in the map's entry itself, so a lookup reads no other memory.
     parsed: papaya::HashMap<SmolStr, SecretRef, RandomState>,
     /// Every reference known to be in use, in canonical form.
     known: papaya::HashMap<SecretRef, (), RandomState>,
