@@ -206,6 +206,15 @@ impl FileBackend {
     }
 }
 
+impl FileBackend {
+    /// The secret as the file last read holds it: what `fetch` and `fetch_now` both answer.
+    fn lookup(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
+        self.read()
+            .fetch(name, version, &self.location)
+            .map(Into::into)
+    }
+}
+
 impl fmt::Debug for FileBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileBackend")
@@ -218,9 +227,7 @@ impl fmt::Debug for FileBackend {
 #[async_trait]
 impl SecretBackend for FileBackend {
     async fn fetch(&self, name: &SecretName, version: Option<&SecretVersion>) -> Result<Fetched> {
-        self.read()
-            .fetch(name, version, &self.location)
-            .map(Into::into)
+        self.lookup(name, version)
     }
 
     #[inline]
@@ -229,11 +236,7 @@ impl SecretBackend for FileBackend {
         name: &SecretName,
         version: Option<&SecretVersion>,
     ) -> Option<Result<Fetched>> {
-        Some(
-            self.read()
-                .fetch(name, version, &self.location)
-                .map(Into::into),
-        )
+        Some(self.lookup(name, version))
     }
 
     async fn check(&self) -> Result<()> {
