@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{Fetched, SecretBackend};
+use crate::budget::{BudgetOptions, BudgetedBackend};
 use crate::cache::{CacheOptions, CachedBackend};
 use crate::clock::CoarseClock;
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::validity::{ValidatedBackend, ValidityOptions};
 ///
 /// The name is the connection's only name: reports, metadata and errors use it. Once the
 /// connection is part of a [`WorkspaceManager`](crate::WorkspaceManager), resolves go through
-/// its stack of layers (validity dates, then the cache) down to the backend.
+/// its stack of layers (validity dates, the cache, the request budget) down to the backend.
 #[derive(Clone)]
 pub struct Connection {
     name: ConnectionName,
@@ -25,19 +26,24 @@ pub struct Connection {
     stack: Stack,
 }
 
-/// The cache layer over a connection's backend.
-pub(crate) type Cache = CachedBackend<Arc<dyn SecretBackend>>;
+/// The request budget over a connection's backend.
+pub(crate) type Budgeted = BudgetedBackend<Arc<dyn SecretBackend>>;
 
-/// The layers in front of a connection's backend, outermost first: validity dates, then the
-/// cache. The stack's type is concrete, so a resolve calls through it without a virtual call
-/// (and without handing its answer through memory at each layer); only the backend at its
-/// bottom is `dyn`.
+/// The cache layer over the budget.
+pub(crate) type Cache = CachedBackend<Arc<Budgeted>>;
+
+/// The layers in front of a connection's backend, outermost first: validity dates, the cache,
+/// the request budget. The stack's type is concrete, so a resolve calls through it without a
+/// virtual call (and without handing its answer through memory at each layer); only the
+/// backend at its bottom is `dyn`.
 #[derive(Clone)]
 pub(crate) struct Stack {
     /// Where resolves enter: the outermost layer.
     pub(crate) entry: Arc<ValidatedBackend<Arc<Cache>>>,
     /// The cache layer, to evict from.
     pub(crate) cache: Arc<Cache>,
+    /// The request budget, for reads that bypass the cache (a switch plan's checks).
+    pub(crate) budgeted: Arc<Budgeted>,
 }
 
 impl Stack {
@@ -59,7 +65,7 @@ impl Connection {
     /// Names a backend that is already shared.
     pub fn from_arc(name: impl Into<String>, backend: Arc<dyn SecretBackend>) -> Self {
         let name: String = name.into();
-        let layers = Layers::default();
+        let layers = Layers::bare();
         Self {
             name: ConnectionName::new(name),
             stack: layers.stack(Arc::clone(&backend), &layers.clock()),
@@ -146,25 +152,39 @@ impl fmt::Debug for Connection {
 pub(crate) struct Layers {
     pub(crate) cache: CacheOptions,
     pub(crate) validity: ValidityOptions,
+    pub(crate) budget: BudgetOptions,
 }
 
 impl Layers {
-    /// validity dates -> cache -> backend. The validity check sits above the cache so that a
-    /// cached secret that expires while cached is refused from then on.
+    /// The layers of a connection no manager has composed yet: a cache and the validity
+    /// check, but no request budget, which only a manager's settings decide (a budget is
+    /// shared by host, so an unsettled one would take the place of the one configured).
+    fn bare() -> Self {
+        Self {
+            budget: BudgetOptions::disabled(),
+            ..Self::default()
+        }
+    }
+
     /// One clock for every connection's cache: one task advances it.
     pub(crate) fn clock(&self) -> CoarseClock {
         CoarseClock::new(self.cache.clock_resolution())
     }
 
+    /// validity dates -> cache -> request budget -> backend. The validity check sits above
+    /// the cache so that a secret that expires while cached is refused from then on; the
+    /// budget sits below it, so that it counts the requests the cache could not spare.
     fn stack(&self, backend: Arc<dyn SecretBackend>, clock: &CoarseClock) -> Stack {
+        let budgeted = Arc::new(BudgetedBackend::new(backend, self.budget));
         let cache = Arc::new(CachedBackend::with_clock(
-            backend,
+            Arc::clone(&budgeted),
             self.cache.clone(),
             clock.clone(),
         ));
         Stack {
             entry: Arc::new(ValidatedBackend::new(Arc::clone(&cache), self.validity)),
             cache,
+            budgeted,
         }
     }
 }

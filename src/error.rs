@@ -178,13 +178,16 @@ pub enum Error {
         detail: String,
     },
 
-    /// The service is rate limiting the caller.
-    #[error("{location} is throttling requests{}; cache secrets and back off before retrying", retry_suffix(.retry_after))]
+    /// Requests to a service are being limited: by the service itself (a 429), or by this
+    /// process's own request budget for it, before anything was sent.
+    #[error("{}", throttled_message(.location, .retry_after, *.by))]
     Throttled {
-        /// The throttling service.
+        /// The service the requests were for.
         location: Location,
-        /// How long the service asked the caller to wait, if it said.
+        /// How long to wait before trying again, if known.
         retry_after: Option<Duration>,
+        /// Whose limit it was.
+        by: ThrottledBy,
     },
 
     /// The backend could not be reached or failed on its side (network, 5xx, timeout, I/O).
@@ -461,6 +464,35 @@ fn code_suffix(code: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Whose limit an [`Error::Throttled`] met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ThrottledBy {
+    /// The service answered 429 (Key Vault allows about 4,000 secret reads per 10 s per
+    /// vault); every caller of that host in this process waits out the pause together.
+    Service,
+    /// This process's request budget for the host was spent: nothing was sent. See
+    /// [`BudgetOptions`](crate::budget::BudgetOptions).
+    Budget,
+}
+
+fn throttled_message(
+    location: &Location,
+    retry_after: &Option<Duration>,
+    by: ThrottledBy,
+) -> String {
+    let retry = retry_suffix(retry_after);
+    match by {
+        ThrottledBy::Service => format!(
+            "{location} is throttling requests{retry}; this process pauses every request to it meanwhile: cache secrets longer and spread requests out"
+        ),
+        ThrottledBy::Budget => format!(
+            "the request budget for {location} is spent, so nothing was sent{retry}: this process limits itself to stay under the vault's limit; cache secrets longer, spread requests out, or raise the budget (BudgetOptions)"
+        ),
+    }
+}
+
 fn retry_suffix(retry_after: &Option<Duration>) -> String {
     retry_after
         .map(|d| format!(" (retry after {} s)", d.as_secs_f64().ceil()))
@@ -489,6 +521,7 @@ mod tests {
         let throttled = Error::Throttled {
             location: Location::memory(),
             retry_after: Some(Duration::from_secs(2)),
+            by: ThrottledBy::Service,
         };
         assert!(throttled.is_temporary());
         assert_eq!(throttled.kind(), ErrorKind::Throttled);

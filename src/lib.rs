@@ -141,6 +141,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
 pub mod azure;
 mod backend;
+pub mod budget;
 pub mod cache;
 mod clock;
 #[cfg(any(test, feature = "conformance"))]
@@ -165,7 +166,7 @@ mod value;
 pub use backend::{Fetched, SecretBackend};
 pub use cache::CacheOptions;
 pub use connection::{Connection, ConnectionReport};
-pub use error::{Error, ErrorKind, ErrorSource, MissingGrant, Result};
+pub use error::{Error, ErrorKind, ErrorSource, MissingGrant, Result, ThrottledBy};
 pub use future::MaybeReady;
 pub use location::Location;
 pub use manager::{

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::backend::{Fetched, SecretBackend};
+use crate::budget::BudgetOptions;
 use crate::cache::CacheOptions;
 use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
@@ -357,6 +358,14 @@ impl WorkspaceManagerBuilder {
     /// Whether expired and not-yet-valid secrets are served; refused by default.
     pub fn with_validity(mut self, validity: ValidityOptions) -> Self {
         self.layers.validity = validity;
+        self
+    }
+
+    /// How many requests each vault host is sent, and how callers back off together when it
+    /// throttles; [`BudgetOptions::new`] by default. The budget of a host is shared by every
+    /// stack in the process that talks to it.
+    pub fn with_budget(mut self, budget: BudgetOptions) -> Self {
+        self.layers.budget = budget;
         self
     }
 

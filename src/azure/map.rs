@@ -17,7 +17,7 @@ use azure_core::time::OffsetDateTime;
 use serde::Deserialize;
 
 use super::retry::RETRY_HEADERS;
-use crate::error::{Error, ErrorSource, MissingGrant};
+use crate::error::{Error, ErrorSource, MissingGrant, ThrottledBy};
 use crate::location::Location;
 use crate::reference::{SecretName, SecretVersion};
 use credential::credential_error;
@@ -170,6 +170,7 @@ fn map_status(
         429 => Error::Throttled {
             location,
             retry_after: retry_after(headers),
+            by: ThrottledBy::Service,
         },
         408 | 500..=599 => Error::Unavailable {
             location,

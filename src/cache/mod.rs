@@ -416,13 +416,14 @@ impl<B: SecretBackend> CachedBackend<B> {
         let shared = Arc::clone(&self.shared);
         let key = entry.key.clone();
         tracing::debug!(secret = %key.name, location = %shared.inner.location(), "refreshing a cached secret ahead of expiry");
-        runtime.spawn(async move {
+        // Background work: a request budget below gives it only what resolves can spare.
+        runtime.spawn(crate::budget::background(async move {
             let now = shared.clock.exact();
             // The outcome lands in the cache; a failure leaves the entry to expire.
             if let Err(error) = shared.join(&key, now).await {
                 tracing::debug!(%error, secret = %key.name, "refresh ahead failed; the entry expires as usual");
             }
-        });
+        }));
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{PolicyState, ScopeMode, ScopePolicy};
+use crate::backend::SecretBackend;
 use crate::error::{Error, Result, rfc3339};
 use crate::reference::ConnectionName;
 use crate::reference::{SecretName, SecretRef};
@@ -18,7 +19,8 @@ impl ScopePolicy {
     /// scope has a connection, whether a secret of the same name exists there.
     ///
     /// Nothing changes. Checking presence reads the candidate secrets from the target
-    /// connections' backends (their values are dropped at once); references of the same name
+    /// connections' backends, past their caches but within their hosts' request budgets, as
+    /// background work (the values are dropped at once); references of the same name
     /// are checked once per connection, and a connection that fails temporarily is asked once
     /// per plan.
     pub async fn plan_switch(&self, target: ScopeMode) -> SwitchPlan {
@@ -40,8 +42,11 @@ impl ScopePolicy {
                         } else if let Some(why) = unreachable.get(&id) {
                             Presence::Unknown(why.clone())
                         } else {
-                            let backend = self.connections[id].backend();
-                            let p = match backend.fetch(candidate.name(), None).await {
+                            // Past the cache, within the host's request budget, as
+                            // background work: a plan never takes what resolves need.
+                            let budgeted = &self.connections[id].stack().budgeted;
+                            let read = budgeted.fetch(candidate.name(), None);
+                            let p = match crate::budget::background(read).await {
                                 Ok(fetched) => Presence::of_dates(fetched.secret.properties(), now),
                                 Err(Error::Disabled { .. }) => Presence::Disabled,
                                 Err(Error::NotFound { .. }) => Presence::Missing,

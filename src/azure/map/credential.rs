@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use azure_core::error::ErrorKind;
 
 use super::{Context, one_line, retry_after};
-use crate::error::{Error, ErrorSource};
+use crate::error::{Error, ErrorSource, ThrottledBy};
 
 /// A credential failure: the credential wraps every failure to get a token, so look beneath it
 /// for what happened. An identity provider that cannot be reached, fails (5xx) or throttles is
@@ -64,6 +64,7 @@ pub(super) fn credential_error(error: azure_core::Error, context: &Context<'_>) 
         return Error::Throttled {
             location,
             retry_after: retry,
+            by: ThrottledBy::Service,
         };
     }
     Error::Unauthenticated {
