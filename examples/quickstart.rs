@@ -131,8 +131,14 @@ fn section(title: &str) {
     println!("\n{title}");
 }
 
+/// Writes a secrets file only its owner can read: the file backend refuses any other.
 fn write(folder: &Path, name: &str, contents: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
     let path = folder.join(name);
-    std::fs::write(&path, contents)?;
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(&path)?.write_all(contents.as_bytes())?;
     Ok(path)
 }

@@ -60,7 +60,9 @@
 //! ]
 //! "#;
 //! let path = std::env::temp_dir().join(format!("secretscope-doc-{}.toml", std::process::id()));
-//! std::fs::write(&path, toml)?;
+//! # use std::{io::Write, os::unix::fs::OpenOptionsExt};
+//! # let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+//! file.write_all(toml.as_bytes())?; // readable by its owner alone, or it is refused
 //! let backend = FileBackend::open(&path)?;
 //!
 //! let password = backend.fetch(&SecretName::new("DB-PASSWORD")?, None).await?.secret;
@@ -105,7 +107,9 @@
 //!   }
 //! }"#;
 //! let path = std::env::temp_dir().join(format!("secretscope-doc-{}.json", std::process::id()));
-//! std::fs::write(&path, json)?;
+//! # use std::{io::Write, os::unix::fs::OpenOptionsExt};
+//! # let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+//! # file.write_all(json.as_bytes())?;
 //! let backend = FileBackend::open(&path)?;
 //! let api_key = backend.fetch(&SecretName::new("api-key")?, None).await?;
 //! assert_eq!(api_key.secret.expose_secret(), "new");
@@ -117,7 +121,8 @@
 //!
 //! # Errors
 //!
-//! A file that cannot be read, or whose extension is neither `.toml` nor `.json`, is
+//! A file that cannot be read, that users other than its owner may read (on Unix; see
+//! [`FileOptions`]), or whose extension is neither `.toml` nor `.json`, is
 //! [`Error::InvalidConfig`] naming the path. A malformed file is [`Error::InvalidConfig`] whose
 //! `field` names the path, line and column of the problem, such as
 //! ``secrets file `/home/me/dev.toml`, line 4, column 9``, and whose `reason` starts with the
@@ -157,7 +162,29 @@ pub struct FileBackend {
     path: PathBuf,
     location: Location,
     format: Format,
+    options: FileOptions,
     store: RwLock<Store>,
+}
+
+/// How a [`FileBackend`] opens its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileOptions {
+    allow_readable_by_others: bool,
+}
+
+impl FileOptions {
+    /// Files readable by other users refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the file even when users other than its owner may read it (`false` by default,
+    /// and then such a file is refused, saying so). For files other users must read anyway,
+    /// such as a secret mounted into a container with a group mode.
+    pub fn with_allow_readable_by_others(mut self, allow: bool) -> Self {
+        self.allow_readable_by_others = allow;
+        self
+    }
 }
 
 impl FileBackend {
@@ -169,17 +196,30 @@ impl FileBackend {
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] when the extension is neither `.toml` nor `.json`, when the file
-    /// cannot be read (with the I/O error as its source), or when it is malformed (naming the
-    /// line and column).
+    /// cannot be read (with the I/O error as its source), when other users can read it, or
+    /// when it is malformed (naming the line and column).
+    ///
+    /// A file readable by users other than its owner is refused (on Unix): it holds secrets.
+    /// [`open_with`](Self::open_with) and [`FileOptions`] can allow it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, FileOptions::new())
+    }
+
+    /// [`open`](Self::open), with `options`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`open`](Self::open).
+    pub fn open_with(path: impl AsRef<Path>, options: FileOptions) -> Result<Self> {
         let given = path.as_ref();
         let path = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
         let format = Format::of(&path)?;
-        let store = load(&path, format)?;
+        let store = load(&path, format, options)?;
         Ok(Self {
             location: Location::file(&path),
             path,
             format,
+            options,
             store: RwLock::new(store),
         })
     }
@@ -190,7 +230,7 @@ impl FileBackend {
     ///
     /// The errors of [`open`](Self::open); on any of them the previous contents stay in use.
     pub fn reload(&self) -> Result<()> {
-        let store = load(&self.path, self.format)?;
+        let store = load(&self.path, self.format, self.options)?;
         // Swap under the lock only once the new file parsed, so readers never see a half-load.
         *self.store.write() = store;
         Ok(())
@@ -305,6 +345,28 @@ fn io_problem(e: &std::io::Error) -> String {
     }
 }
 
+/// Refuses a file that users other than its owner may read.
+#[cfg(unix)]
+fn refuse_shared(path: &Path, metadata: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o044 == 0 {
+        return Ok(());
+    }
+    Err(Error::InvalidConfig {
+        field: file_field(path),
+        reason: format!(
+            "the file holds secrets but other users can read it (mode {mode:o}); make it private with `chmod 600`, or allow it with `FileOptions::with_allow_readable_by_others`"
+        ),
+        source: None,
+    })
+}
+
+#[cfg(not(unix))]
+fn refuse_shared(_: &Path, _: &std::fs::Metadata) -> Result<()> {
+    Ok(())
+}
+
 /// Where a parser stopped (1-based line and column, when known) and why, in words that never
 /// quote the file.
 struct Malformed {
@@ -314,15 +376,24 @@ struct Malformed {
     message: String,
 }
 
-fn load(path: &Path, format: Format) -> Result<Store> {
-    let bytes = std::fs::read(path).map_err(|e| Error::InvalidConfig {
+fn load(path: &Path, format: Format, options: FileOptions) -> Result<Store> {
+    let unreadable = |e: std::io::Error| Error::InvalidConfig {
         field: file_field(path),
         reason: format!(
             "the file {}; create it, or give the path of an existing .toml or .json secrets file",
             io_problem(&e)
         ),
         source: Some(crate::ErrorSource::new(e)),
-    })?;
+    };
+    // The mode is read from the file opened, so it is the mode of the file read.
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let metadata = file.metadata().map_err(unreadable)?;
+    // Anything but a regular file fails to read below, saying why.
+    if !options.allow_readable_by_others && metadata.is_file() {
+        refuse_shared(path, &metadata)?;
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
     // The text holds every secret in the file: wipe it once parsed, whatever the outcome.
     let text = match String::from_utf8(bytes) {
         Ok(text) => Zeroizing::new(text),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use secretscope::conformance::{self, Seeded};
-use secretscope::file::FileBackend;
+use secretscope::file::{FileBackend, FileOptions};
 use secretscope::{Error, SecretBackend, SecretName, SecretVersion};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -70,8 +70,21 @@ const FIX: &str = "; fix the file, then open or reload it";
 
 fn write(dir: &tempfile::TempDir, file_name: &str, contents: &str) -> PathBuf {
     let path = dir.path().join(file_name);
-    std::fs::write(&path, contents).unwrap();
+    write_private(&path, contents.as_bytes());
     path
+}
+
+/// Writes a file only its owner can read, as secrets files must be.
+fn write_private(path: &std::path::Path, contents: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, contents).unwrap();
 }
 
 fn open(file_name: &str, contents: &str) -> (tempfile::TempDir, FileBackend) {
@@ -509,7 +522,7 @@ fn a_json_syntax_error_names_the_path_line_and_column() {
 fn a_file_that_is_not_utf8_is_refused_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latin1.toml");
-    std::fs::write(&path, b"[secrets]\nkey = \"caf\xe9\"\n").unwrap();
+    write_private(&path, b"[secrets]\nkey = \"caf\xe9\"\n");
     let e = FileBackend::open(&path).unwrap_err();
     let (field, reason) = invalid_config(&e);
     assert_eq!(
@@ -1323,7 +1336,7 @@ proptest::proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(if json { "damaged.json" } else { "damaged.toml" });
-        std::fs::write(&path, &text).unwrap();
+        write_private(&path, &text);
         if let Err(e) = FileBackend::open(&path) {
             for message in error_texts(&e) {
                 proptest::prop_assert!(
@@ -1424,4 +1437,32 @@ async fn check_reports_a_vanished_file() {
     std::fs::remove_dir(&path).unwrap();
     write(&dir, "dev.toml", "[secrets]\na = \"one\"\n");
     backend.check().await.unwrap();
+}
+
+#[test]
+fn a_file_other_users_can_read_is_refused_unless_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "shared.toml", "[secrets]\ndb = \"v\"\n");
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let e = FileBackend::open(&path).unwrap_err();
+        let (field, reason) = invalid_config(&e);
+        assert_eq!(field, format!("secrets file `{}`", path.display()));
+        assert!(
+            reason.contains(&format!("other users can read it (mode {mode:o})"))
+                && reason.contains("chmod 600")
+                && reason.contains("with_allow_readable_by_others"),
+            "{reason}"
+        );
+        let allowed = FileOptions::new().with_allow_readable_by_others(true);
+        assert!(FileBackend::open_with(&path, allowed).is_ok());
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let backend = FileBackend::open(&path).unwrap();
+    // A reload reads the mode again, and keeps the secrets it had when refusing.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(backend.reload().is_err());
+    let name = secretscope::SecretName::new("db").unwrap();
+    assert!(matches!(backend.fetch_now(&name, None), Some(Ok(_))));
 }

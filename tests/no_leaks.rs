@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secretscope::file::FileBackend;
+use secretscope::file::{FileBackend, FileOptions};
 
 use secretscope::memory::{MemoryBackend, SecretAttributes};
 use secretscope::prelude::*;
@@ -274,7 +274,8 @@ async fn the_canary_never_leaks() {
         ),
     )
     .unwrap();
-    let file = FileBackend::open(&path).unwrap();
+    let shared = FileOptions::new().with_allow_readable_by_others(true);
+    let file = FileBackend::open_with(&path, shared).unwrap();
     assert_clean("a FileBackend's Debug", &format!("{file:?}"));
     let policy = ScopePolicy::builder(ScopeMode::Workspace)
         .with_workspace_connection(Connection::new("dev-file", file))
