@@ -67,13 +67,42 @@
 //!
 //! Requests outside the part of the secrets API it serves (get, set, update, delete) get a
 //! plain-text 404 or 405 that says so: those are the stand-in's own answers, never Key Vault's.
-//! [`StandIn::inject`] queues any answer at all ([`Fault`]), for throttling, gateway errors and
-//! slow answers.
+//!
+//! # Faults
+//!
+//! A [`Fault`] makes one host misbehave, once ([`StandIn::inject`]: the next request, or the
+//! next TLS handshake) or until cleared ([`StandIn::set_fault`], [`StandIn::clear_faults`]):
+//!
+//! | fault | what the client gets |
+//! |---|---|
+//! | [`Fault::throttled`] | Key Vault's 429 `Throttled`, with or without `Retry-After` |
+//! | [`Fault::internal_error`], [`Fault::service_unavailable`] | Key Vault's 500 `InternalServerError`, 503 `ServiceUnavailable` (optionally with `Retry-After`) |
+//! | [`Fault::expired_tokens`] | 401 `[TokenExpired]` with the challenge for tokens the vault accepted before |
+//! | [`Fault::slow`] | the normal answer, late |
+//! | [`Fault::hang`] | no answer at all, on an open connection |
+//! | [`Fault::connection_reset`] | status, headers and half the body, then a TCP reset |
+//! | [`Fault::truncated_body`] | 200 with a body shorter than its `Content-Length`, then the connection closed |
+//! | [`Fault::not_json`] | 200 with an HTML page (a captive portal or proxy) |
+//! | [`Fault::untrusted_certificate`] | a TLS certificate from a CA the client was never given |
+//! | [`Fault::new`] | any answer at all, exactly as given |
+//!
+//! Every HTTP answer a fault gives is the real service's (status, body, headers); the others
+//! are what a network, a proxy or a restarting server does. [`StandIn::requests`] and
+//! [`StandIn::handshakes`] show what reached the stand-in, to count a client's retries.
+//!
+//! # Going down and coming back
+//!
+//! [`StandIn::stop`] closes the listener and every open connection, as a vault going away does;
+//! [`StandIn::restart`] serves again on the same port with the same certificates, secrets and
+//! tokens, so clients built before carry on without any change.
 //!
 //! No answer, request log entry or `Debug` output holds a client secret or a token.
 
 mod entra;
+mod fault;
 mod server;
+#[cfg(test)]
+mod tests;
 mod tls;
 mod vault;
 
@@ -87,12 +116,13 @@ use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::azure::AzureKeyVaultBuilder;
 use crate::reference::SecretVersion;
-use server::{Answer, State};
+pub use fault::Fault;
+use server::{Shared, State};
 
 /// The only tenant the token endpoint knows.
 pub const TENANT_ID: &str = "7f3c2a1e-5b4d-4c8e-9a6f-0d1e2b3c4a5f";
@@ -132,11 +162,25 @@ pub struct Recorded {
     pub path_and_query: String,
     /// Whether the request carried an `Authorization` header (valid or not).
     pub authorized: bool,
-    /// The status the stand-in answered.
+    /// The status the stand-in answered; 0 when it sent none ([`Fault::hang`]).
     pub status: u16,
     /// Token requests: the form's `client_id`. Vault requests: the client a *valid* token was
     /// issued to (`None` without one).
     pub client_id: Option<String>,
+}
+
+/// One TLS handshake the stand-in took part in, in arrival order of the clients' hellos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Handshake {
+    /// The host the client asked for (its SNI), lower-cased; empty when it named none.
+    pub host: String,
+    /// Whether the stand-in presented the certificate no client trusts
+    /// ([`Fault::untrusted_certificate`]).
+    pub untrusted_certificate: bool,
+    /// Whether the handshake has completed (so far: it is recorded when the client's hello
+    /// arrives). A client refusing the certificate ends it uncompleted.
+    pub completed: bool,
 }
 
 /// A secret version to store with [`StandIn::seed`], directly rather than through the SDK.
@@ -234,101 +278,23 @@ impl fmt::Debug for Seed {
     }
 }
 
-/// A canned answer for the next request to one host, queued with [`StandIn::inject`]: for
-/// throttling, gateway errors and slow answers over real HTTPS. It is answered before any
-/// other check, used once, and sent exactly as given.
-///
-/// `Debug` shows the body's length, not the body.
-#[derive(Clone)]
-#[must_use]
-pub struct Fault {
-    host: String,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Fault {
-    /// `status` with `body` for the next request to `host` (without port), at once. The body is
-    /// sent as `application/json` when it parses as JSON, as `text/plain` otherwise, unless a
-    /// `content-type` header is added.
-    pub fn new(host: &str, status: u16, body: &str) -> Fault {
-        Fault {
-            host: host.to_ascii_lowercase(),
-            status,
-            headers: Vec::new(),
-            body: body.to_owned(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Key Vault's real 429 `Throttled` answer, with `Retry-After` (in seconds) when given; the
-    /// captured real one had none.
-    pub fn throttled(host: &str, retry_after_secs: Option<u32>) -> Fault {
-        let body = vault::kv_error_body(
-            "Throttled",
-            "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached",
-            None,
-        );
-        let fault = Fault::new(host, 429, &body.to_string());
-        match retry_after_secs {
-            Some(secs) => fault.with_header("retry-after", &secs.to_string()),
-            None => fault,
-        }
-    }
-
-    /// Adds a response header.
-    pub fn with_header(mut self, name: &str, value: &str) -> Fault {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Waits `delay` before answering (to exercise client timeouts).
-    pub fn with_delay(mut self, delay: Duration) -> Fault {
-        self.delay = delay;
-        self
-    }
-
-    fn answer(&self) -> Answer {
-        let mut answer = if serde_json::from_str::<Value>(&self.body).is_ok() {
-            Answer::json_text(self.status, self.body.clone())
-        } else {
-            Answer::text(self.status, &self.body)
-        };
-        for (name, value) in &self.headers {
-            if name.eq_ignore_ascii_case("content-type") {
-                answer = answer.without_content_type();
-            }
-            answer = answer.header(name, value.as_str());
-        }
-        answer
-    }
-}
-
-impl fmt::Debug for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fault")
-            .field("host", &self.host)
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("body_len", &self.body.len())
-            .field("delay", &self.delay)
-            .finish()
-    }
-}
-
 /// The running stand-in of Key Vault and Entra ID; see the [module documentation](self).
 ///
 /// The server runs on the Tokio runtime that started it, and stops, closing every open
-/// connection, when the `StandIn` is dropped. `Debug` shows the address only.
+/// connection, when the `StandIn` is dropped. [`stop`](Self::stop) and
+/// [`restart`](Self::restart) take it down and bring it back on the same port, with the same
+/// certificates and data. `Debug` shows the address only.
 pub struct StandIn {
     addr: SocketAddr,
-    ca_pem: String,
-    state: Arc<Mutex<State>>,
-    /// Never sent on: dropping it (with the `StandIn`) closes the channel, which every server
-    /// task waits on.
-    _shutdown: watch::Sender<()>,
+    shared: Arc<Shared>,
+    /// The server while it runs.
+    running: Mutex<Option<Running>>,
+}
+
+/// A running server: dropping `stop` stops it.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
 }
 
 impl fmt::Debug for StandIn {
@@ -348,23 +314,61 @@ impl StandIn {
     ///
     /// When the certificates cannot be made or the port cannot be bound.
     pub async fn start() -> io::Result<StandIn> {
-        let (ca_pem, tls_config) = tls::make_tls()?;
+        let certificates = tls::Certificates::generate()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State::new(addr.port())));
-        let (shutdown, stopped) = watch::channel(());
-        tokio::spawn(server::serve(
-            listener,
-            TlsAcceptor::from(tls_config),
-            Arc::clone(&state),
-            stopped,
-        ));
-        Ok(StandIn {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(addr.port())),
+            certificates,
+            released: watch::Sender::new(0),
+            closing: watch::Sender::new(0),
+        });
+        let stand_in = StandIn {
             addr,
-            ca_pem,
-            state,
-            _shutdown: shutdown,
-        })
+            shared,
+            running: Mutex::new(None),
+        };
+        stand_in.serve(listener);
+        Ok(stand_in)
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&self.shared), stopped));
+        *self.running.lock() = Some(Running { stop, task });
+    }
+
+    /// Stops the server as a vault going down does: closes the listener (new connections are
+    /// refused) and every open connection, requests in progress included, and returns once
+    /// they are closed. Secrets, tokens, faults and recorded requests are kept for
+    /// [`restart`](Self::restart). Stopping a stopped stand-in does nothing.
+    pub async fn stop(&self) {
+        let running = self.running.lock().take();
+        if let Some(Running { stop, task }) = running {
+            let _ = stop.send(());
+            // The task ends once the listener and every connection are closed; it only fails
+            // if the runtime is shutting down, when there is nothing left to wait for.
+            let _ = task.await;
+        }
+    }
+
+    /// Serves again on the same address, with the same certificates (so clients that trust
+    /// [`ca_pem`](Self::ca_pem) keep trusting it) and the same secrets, tokens and faults, as a
+    /// vault coming back does. A running stand-in is [stopped](Self::stop) first.
+    ///
+    /// # Errors
+    ///
+    /// When the port cannot be bound again (another program took it meanwhile).
+    pub async fn restart(&self) -> io::Result<()> {
+        self.stop().await;
+        let listener = TcpListener::bind(self.addr).await?;
+        self.serve(listener);
+        Ok(())
+    }
+
+    /// Whether the server is running (started or restarted, and not stopped).
+    pub fn is_running(&self) -> bool {
+        self.running.lock().is_some()
     }
 
     /// The loopback address every host is served on.
@@ -375,7 +379,7 @@ impl StandIn {
     /// The PEM of the CA that signed the server's certificate (valid for [`StandIn::hosts`],
     /// `localhost` and `127.0.0.1`).
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        &self.shared.certificates.ca_pem
     }
 
     /// `https://{host}:{port}`, such as the URL of the vault at [`PRIMARY_HOST`].
@@ -423,9 +427,21 @@ impl StandIn {
         self.lock().requests.clone()
     }
 
-    /// Forgets the requests recorded so far.
+    /// Every TLS handshake so far, in arrival order: how many connections clients opened, to
+    /// which host, and which ones failed.
+    pub fn handshakes(&self) -> Vec<Handshake> {
+        self.lock()
+            .handshakes
+            .iter()
+            .map(|(_, handshake)| handshake.clone())
+            .collect()
+    }
+
+    /// Forgets the requests and handshakes recorded so far.
     pub fn clear_requests(&self) {
-        self.lock().requests.clear();
+        let mut state = self.lock();
+        state.requests.clear();
+        state.handshakes.clear();
     }
 
     /// Stores a new version of `name` in the vault at `host` directly (not recorded as a
@@ -447,9 +463,39 @@ impl StandIn {
         }
     }
 
-    /// Queues `fault` as the answer to the next request to its host.
+    /// Queues `fault` for the next request to its host (for
+    /// [`Fault::untrusted_certificate`], the next TLS handshake), once. Faults queued for one
+    /// host are used in order, before any [set](Self::set_fault) for it.
     pub fn inject(&self, fault: Fault) {
-        self.lock().faults.push_back(fault);
+        let host = fault.host().to_owned();
+        let handshake = fault.stage() == fault::Stage::Handshake;
+        self.lock().queued.push_back(fault);
+        if handshake {
+            self.shared.close_connections(&host);
+        }
+    }
+
+    /// Makes `fault` answer every request to its host (for [`Fault::untrusted_certificate`],
+    /// every TLS handshake) until [`clear_faults`](Self::clear_faults), replacing a fault set
+    /// before for that host.
+    pub fn set_fault(&self, fault: Fault) {
+        let host = fault.host().to_owned();
+        let handshake = fault.stage() == fault::Stage::Handshake;
+        self.lock().standing.insert(host.clone(), fault);
+        if handshake {
+            self.shared.close_connections(&host);
+        }
+    }
+
+    /// Removes every fault, set or queued, so that the stand-in answers normally again; and
+    /// closes, without an answer, the connections of requests left hanging by
+    /// [`Fault::hang`].
+    pub fn clear_faults(&self) {
+        let mut state = self.lock();
+        state.queued.clear();
+        state.standing.clear();
+        // Under the lock, so that a request hanging from now on waits for the next clear.
+        self.shared.released.send_modify(|n| *n += 1);
     }
 
     /// Makes the vaults' challenge name `resource` instead of [`CHALLENGE_RESOURCE`] (such as
@@ -467,7 +513,7 @@ impl StandIn {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock()
+        self.shared.state.lock()
     }
 }
 
@@ -478,7 +524,7 @@ impl StandIn {
     /// [`StandIn::addr`], follows no redirects (like the SDK's own client) and gives up after
     /// 10 s.
     pub fn reqwest_client(&self) -> reqwest::Client {
-        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes())
+        let ca = reqwest::Certificate::from_pem(self.ca_pem().as_bytes())
             .expect("the stand-in's CA is valid PEM");
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

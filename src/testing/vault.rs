@@ -117,10 +117,18 @@ impl<'a> Operation<'a> {
     }
 }
 
-/// Answers one request to a vault host, with Key Vault's headers.
-pub(super) fn handle(state: &mut State, asked: &Asked<'_>) -> Answer {
+/// Answers one request to a vault host, with Key Vault's headers. With `expired_tokens`, every
+/// token the stand-in issued is refused as expired ([`Fault::expired_tokens`](super::Fault::expired_tokens)).
+pub(super) fn handle(state: &mut State, asked: &Asked<'_>, expired_tokens: bool) -> Answer {
+    let answer = answer(state, asked, expired_tokens);
+    dress(state, answer, asked.client_request_id)
+}
+
+/// Adds the headers every Key Vault answer carries: a fresh `x-ms-request-id`, the caller's
+/// `x-ms-client-request-id` echoed, and the service's caching and security headers.
+pub(super) fn dress(state: &mut State, answer: Answer, client_request_id: Option<&str>) -> Answer {
     let request_id = state.guid();
-    let answer = answer(state, asked)
+    let answer = answer
         .header("cache-control", "no-cache")
         .header("pragma", "no-cache")
         .header("expires", "-1")
@@ -132,13 +140,13 @@ pub(super) fn handle(state: &mut State, asked: &Asked<'_>) -> Answer {
             "strict-transport-security",
             "max-age=31536000;includeSubDomains",
         );
-    match asked.client_request_id {
+    match client_request_id {
         Some(id) => answer.header("x-ms-client-request-id", id),
         None => answer,
     }
 }
 
-fn answer(state: &mut State, asked: &Asked<'_>) -> Answer {
+fn answer(state: &mut State, asked: &Asked<'_>, expired_tokens: bool) -> Answer {
     // Only tokens this stand-in issued, for this vault's resource, that have not expired count.
     // Known before routing, so that the request log names the client even for a path the
     // stand-in does not serve.
@@ -150,7 +158,7 @@ fn answer(state: &mut State, asked: &Asked<'_>) -> Answer {
         None | Some(None) => Err("AKV10000: Request is missing a Bearer or PoP token.".into()),
         Some(Some(token)) => match state.tokens.get(token) {
             None => Err("[BearerReadAccessTokenFailed] Error validating token: 'S2S12005'.".into()),
-            Some(t) if t.expired => {
+            Some(t) if t.expired || expired_tokens => {
                 Err("[TokenExpired] Error validating token: 'S2S12086'.".into())
             }
             Some(t) if t.audience != resource => Err(format!(
