@@ -151,6 +151,9 @@ mod connection;
 mod error;
 pub mod file;
 mod future;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod location;
 mod manager;
 pub mod memory;
