@@ -100,6 +100,15 @@ pub(crate) fn map_error(error: azure_core::Error, context: &Context<'_>) -> Erro
             raw_response,
             ..
         } => {
+            // The SDK's error is kept as the cause by its status alone: its message is the
+            // vault's whole message, or the whole body when that is not JSON (a proxy's page),
+            // and its raw response prints header values.
+            let cause = ErrorKind::HttpResponse {
+                status: *status,
+                error_code: None,
+                raw_response: None,
+            }
+            .into_error();
             let status = u16::from(*status);
             let (body, headers) = raw_response
                 .as_ref()
@@ -110,7 +119,7 @@ pub(crate) fn map_error(error: azure_core::Error, context: &Context<'_>) -> Erro
                 &body,
                 &headers,
                 context,
-                Some(ErrorSource::new(error)),
+                Some(ErrorSource::new(cause)),
             )
         }
         ErrorKind::Credential => credential_error(error, context),
