@@ -80,8 +80,8 @@
 //! | [`Fault::expired_tokens`] | 401 `[TokenExpired]` with the challenge for tokens the vault accepted before |
 //! | [`Fault::slow`] | the normal answer, late |
 //! | [`Fault::hang`] | no answer at all, on an open connection |
-//! | [`Fault::connection_reset`] | status, headers and half the body, then a TCP reset |
-//! | [`Fault::truncated_body`] | 200 with a body shorter than its `Content-Length`, then the connection closed |
+//! | [`Fault::connection_reset`] | the normal answer's status, headers and half its body, then a TCP reset |
+//! | [`Fault::truncated_body`] | the normal answer with half its body (shorter than its `Content-Length`), then the connection closed |
 //! | [`Fault::not_json`] | 200 with an HTML page (a captive portal or proxy) |
 //! | [`Fault::untrusted_certificate`] | a TLS certificate from a CA the client was never given |
 //! | [`Fault::new`] | any answer at all, exactly as given |
