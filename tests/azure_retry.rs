@@ -6,10 +6,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use secretscope::Error;
 use secretscope::azure::sdk::azure_core::error::ErrorKind;
 use secretscope::azure::sdk::azure_core::time::{OffsetDateTime, to_rfc7231};
 use secretscope::prelude::*;
+use secretscope::{Error, ThrottledBy};
 use support::bodies::{SERVICE_UNAVAILABLE, THROTTLED};
 use support::mock::{Mock, Reply, challenge, http, secret_ok, with_header};
 use support::{
@@ -49,15 +49,18 @@ async fn throttling_reports_the_services_retry_after() {
         let Error::Throttled {
             location,
             retry_after,
+            by,
         } = &error
         else {
             panic!("expected Throttled, got {error:?}");
         };
         assert_eq!(location.to_string(), VAULT);
         assert_eq!(*retry_after, expected);
+        assert_eq!(*by, ThrottledBy::Service);
         assert!(error.is_temporary());
         let message = error.to_string();
-        assert!(message.contains("back off before retrying"), "{message}");
+        assert!(message.contains("is throttling requests"), "{message}");
+        assert!(message.contains("pauses every request to it"), "{message}");
         if expected == Some(Duration::from_secs(7)) {
             assert!(message.contains("retry after 7 s"), "{message}");
         }
