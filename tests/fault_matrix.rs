@@ -214,19 +214,17 @@ fn network_cases() -> Vec<Case> {
             1,
         )
         .with_try_timeout(Duration::from_secs(30)),
-        // Retried: the body is read within the try. The advice is not checked here: the backend
-        // words a body cut short like a vault it could not reach (reset), or, when TLS closes
-        // without close_notify, like a certificate it does not trust.
+        // Retried: the body is read within the try.
         Case::new(
             "connection reset mid-answer",
             Trigger::Set(Fault::connection_reset),
-            Temporary(Unavailable, &[]),
+            Temporary(Unavailable, &["connection broke", "load balancer"]),
             TRIES,
         ),
         Case::new(
             "body shorter than its Content-Length",
             Trigger::Set(Fault::truncated_body),
-            Temporary(Unavailable, &[]),
+            Temporary(Unavailable, &["connection broke", "load balancer"]),
             TRIES,
         ),
         Case::new(

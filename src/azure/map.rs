@@ -354,7 +354,10 @@ fn retry_after_at(headers: &Headers, now: fn() -> OffsetDateTime) -> Option<Dura
 
 fn transport_reason(error: &azure_core::Error) -> String {
     let chain = chain_text(error).to_ascii_lowercase();
-    let hint = if chain.contains("certificate") || chain.contains("tls") {
+    // A broken answer first: its chain names TLS too (a close without `close_notify`).
+    let hint = if chain.contains("reading a body") || chain.contains("decoding response body") {
+        "the connection broke while the vault was answering (reset, or closed before the whole answer arrived): check the network path to the vault (proxy, firewall, load balancer)"
+    } else if chain.contains("certificate") || chain.contains("handshake") {
         "the TLS handshake failed: the vault's certificate is not trusted; add the CA that signed it to the extra CA roots"
     } else if chain.contains("dns")
         || chain.contains("failed to lookup")
@@ -502,7 +505,7 @@ mod tests {
             (401, NO_TOKEN, &[], Unauthenticated(Some("AKV10000")), "removes the Authorization header"),
             (401, BAD_TOKEN, &[], Unauthenticated(Some("BearerReadAccessTokenFailed")), "check that the tenant ID is the tenant"),
             (401, HTML, &[], Unauthenticated(None), "(no details)"),
-            (429, THROTTLED, &[], Throttled(None), "back off before retrying"),
+            (429, THROTTLED, &[], Throttled(None), "is throttling requests"),
             (429, THROTTLED, &[("retry-after", "7")], Throttled(secs(7)), "retry after 7 s"),
             (429, THROTTLED, &[("retry-after", "-3")], Throttled(Some(Duration::ZERO)), "throttling"),
             (429, THROTTLED, &[("retry-after", "soon")], Throttled(None), "throttling"),
