@@ -255,7 +255,14 @@ impl HostBudget {
             };
             match ticket {
                 Ok(ticket) => {
-                    tokio::time::sleep_until(ticket.at).await;
+                    if ticket.at > now {
+                        tracing::debug!(
+                            %location,
+                            wait_ms = (ticket.at - now).as_millis() as u64,
+                            "waiting for the request budget"
+                        );
+                        tokio::time::sleep_until(ticket.at).await;
+                    }
                     // A pause that began meanwhile holds this fetch too.
                     if self.state.lock().pauses == ticket.pauses {
                         return Ok(ticket);
