@@ -137,7 +137,7 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                     .wrapping_add(1442695040888963407);
                 let i = (n >> 33) as usize % SECRETS;
                 let project = manager.policy().mode() == ScopeMode::Project;
-                let name = if (n >> 20) % 50 == 0 {
+                let name = if (n >> 20).is_multiple_of(50) {
                     format!("missing-{i}")
                 } else {
                     format!("secret-{i}")
@@ -158,7 +158,7 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                     }
                 }
                 tally.resolves.fetch_add(1, Ordering::Relaxed);
-                if n % 16 == 0 {
+                if n.is_multiple_of(16) {
                     tokio::task::yield_now().await;
                 }
             }
@@ -174,7 +174,7 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 tick += 1;
                 let i = (tick * 7) as usize % SECRETS;
-                let host = if tick % 2 == 0 {
+                let host = if tick.is_multiple_of(2) {
                     PRIMARY_HOST
                 } else {
                     SECONDARY_HOST
@@ -190,7 +190,7 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                     }
                     _ => {}
                 }
-                if tick % 50 == 0 {
+                if tick.is_multiple_of(50) {
                     manager.invalidate_connection("corp-vault");
                 }
                 let fault = match tick % 300 {
@@ -206,7 +206,7 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                 if let Some(fault) = fault {
                     stand_in.inject(fault);
                 }
-                if tick % 150 == 0 {
+                if tick.is_multiple_of(150) {
                     let target = match manager.policy().mode() {
                         ScopeMode::Workspace => ScopeMode::Project,
                         _ => ScopeMode::Workspace,
