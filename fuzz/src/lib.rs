@@ -96,9 +96,10 @@ pub fn secrets_file(bytes: &[u8], at: usize, format: FileFormat) {
 /// turned into a backend as [`AzureKeyVaultConfig::builder`] and `build` do, over a transport
 /// that refuses every request.
 ///
-/// A refusal to read quotes nothing: for TOML, its `message()` (the toml crate's `Display`
-/// quotes the line, whatever the type read), for JSON, its `Display` and `Debug`. A config
-/// that reads shows the canary only where it shows a setting as written: its connection
+/// A refusal to read quotes nothing (for TOML, in its `message()`: the toml crate's `Display`
+/// quotes the line, whatever the type read; for JSON, in its `Display` and `Debug`), but where
+/// serde's derived `Deserialize` quotes a key or the whole document (`quoted_by_serde`). A
+/// config that reads shows the canary only where it shows a setting as written: its connection
 /// `name`, a path, or the vault URL (whose faults are named by quoting it).
 pub fn azure_config(text: &str, at: usize, format: FileFormat) {
     let input = fuzzing::splice(text, at);
