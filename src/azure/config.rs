@@ -42,7 +42,7 @@ use crate::value::secret_string;
 /// Other credentials: `credential = "managed-identity"` (with an optional
 /// `managed-identity-client-id`), `"workload-identity"` or `"developer-tools"`.
 #[derive(Clone, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AzureKeyVaultConfig {
     /// The connection name; the vault's host when not given.
@@ -79,6 +79,87 @@ pub struct AzureKeyVaultConfig {
     /// How many times a failed request is retried.
     #[serde(default, deserialize_with = "retries")]
     pub max_retries: Option<u32>,
+}
+
+/// The settings of a connection, as keys.
+const SETTINGS: [&str; 14] = [
+    "name",
+    "vault-url",
+    "tenant-id",
+    "client-id",
+    "client-secret",
+    "credential",
+    "managed-identity-client-id",
+    "authority-host",
+    "allow-custom-host",
+    "extra-ca-files",
+    "connect-timeout-ms",
+    "try-timeout-ms",
+    "deadline-ms",
+    "max-retries",
+];
+
+const CONFIG_SHAPE: &str = "a Key Vault connection must be a table of settings, such as vault-url = \"https://corp-vault.vault.azure.net\"";
+const UNKNOWN_SETTING: &str = "a key of the Key Vault connection is not one of its settings (it is not repeated here: it may be a secret typed in the wrong place); the settings are name, vault-url, tenant-id, client-id, client-secret, credential, managed-identity-client-id, authority-host, allow-custom-host, extra-ca-files, connect-timeout-ms, try-timeout-ms, deadline-ms and max-retries";
+
+impl<'de> Deserialize<'de> for AzureKeyVaultConfig {
+    /// The derived reading of the settings, behind two refusals that quote nothing: a document
+    /// that is not a table (a secret pasted where the connection belongs), and a key that is no
+    /// setting (serde would name it).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        no_echo::read(ConfigShape, deserializer)
+    }
+}
+
+/// A connection: a table whose keys are settings.
+struct ConfigShape;
+
+impl Shape for ConfigShape {
+    type Value = AzureKeyVaultConfig;
+
+    fn expected(&self) -> &'static str {
+        CONFIG_SHAPE
+    }
+
+    fn table<'de, A: MapAccess<'de>>(
+        self,
+        table: A,
+    ) -> std::result::Result<AzureKeyVaultConfig, A::Error> {
+        AzureKeyVaultConfig::deserialize(de::value::MapAccessDeserializer::new(Settings(table)))
+    }
+}
+
+/// A table whose keys are refused, unquoted, unless they are settings.
+struct Settings<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Settings<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> std::result::Result<Option<K::Value>, A::Error> {
+        let Some(key) = self.0.next_key_seed(Only(SecretText(UNKNOWN_SETTING)))? else {
+            return Ok(None);
+        };
+        if !SETTINGS.contains(&key.as_str()) {
+            return Err(de::Error::custom(UNKNOWN_SETTING));
+        }
+        let key: de::value::StrDeserializer<'_, A::Error> =
+            de::IntoDeserializer::into_deserializer(key.as_str());
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
 }
 
 impl fmt::Debug for AzureKeyVaultConfig {
@@ -482,6 +563,45 @@ mod tests {
         match missing.builder() {
             Err(e) => assert!(e.to_string().contains("absent` cannot be read"), "{e}"),
             Ok(b) => panic!("expected an error, got {b:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_documents_that_are_not_tables_are_refused_unquoted() {
+        let pasted = "Xy7-misplaced-secret-0123";
+        let unknown = format!("vault-url = \"https://v.vault.azure.net\"\n{pasted} = 1\n");
+        let json = format!("{{\"vault-url\": \"https://v.vault.azure.net\", \"{pasted}\": 1}}");
+        // TOML's `Display` shows the document's line, as for any error; the message is ours.
+        for message in [
+            parse(&unknown).unwrap_err().message().to_owned(),
+            serde_json::from_str::<AzureKeyVaultConfig>(&json)
+                .unwrap_err()
+                .to_string(),
+        ] {
+            assert!(message.contains("is not one of its settings"), "{message}");
+            assert!(!message.contains(pasted), "{message}");
+        }
+        let message = serde_json::from_str::<AzureKeyVaultConfig>(&format!("\"{pasted}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("must be a table of settings"), "{message}");
+        assert!(!message.contains(pasted), "{message}");
+    }
+
+    #[test]
+    fn every_setting_is_a_key_the_connection_reads() {
+        for setting in SETTINGS {
+            // A value of the wrong type for every setting: refused for its value, never as a
+            // key that is no setting.
+            let text = format!("vault-url = \"https://v.vault.azure.net\"\n{setting} = {{}}\n");
+            let message = match parse(&text) {
+                Ok(_) => continue,
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                !message.contains("not one of its settings") && !message.contains("unknown field"),
+                "{setting}: {message}"
+            );
         }
     }
 
