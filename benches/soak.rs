@@ -5,15 +5,19 @@
 //! cargo bench --bench soak -- --seconds 600
 //! ```
 //!
-//! Eight tasks resolve references (workspace-level or project-level, whichever the active
-//! scope admits, some pinned to a version, some that do not exist) as fast as the cache
-//! allows, while a churn task, every 100 ms, does one of: rotate a secret (a new version in
-//! the vault), invalidate a reference, clear a connection's cache, queue a fault at the vault
-//! (429 with and without `Retry-After`, 503, a slow answer), and every 15 s plans and applies a
-//! scope switch. It prints, once a minute and at the end: resolves, errors by kind, requests
-//! the vaults received, waits for the request budget, and resident memory, with the resident
-//! memory once warm (after the first 10% of the run) beside the one at the end: a leak shows
-//! as growth between the two. Under `cargo test` it runs for two seconds, to keep it working.
+//! The stand-in runs in a process of its own (this program, started again with `--vault`), so
+//! that the resident memory measured is the library's alone and not the vault's, which keeps
+//! every version of every secret. The vault process rotates a secret (a new version) every
+//! second and queues a fault at one of its vaults every 4 s (in turn: 503, a slow answer, a
+//! connection reset mid-answer, 429 with `Retry-After`, 500, a truncated body, 429 without
+//! `Retry-After`), and reports the requests it received. Here, eight tasks resolve references
+//! (workspace-level or project-level, whichever the active scope admits; one name in fifty does
+//! not exist) as fast as the cache allows, while a churn task invalidates a reference every
+//! second, clears a connection's cache every 5 s, and plans and applies a scope switch every
+//! 15 s. It prints, once a minute and at the end: resolves, errors by kind, requests the vaults
+//! received, waits for the request budget, and resident memory, with the resident memory once
+//! warm (after the first 10% of the run) beside the one at the end: a leak shows as growth
+//! between the two. Under `cargo test` it runs for two seconds, to keep it working.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use secretscope::cache::CacheOptions;
 use secretscope::prelude::*;
-use secretscope::testing::{Fault, PRIMARY_HOST, SECONDARY_HOST, Seed, StandIn};
+use secretscope::testing::{Fault, PRIMARY_HOST, SECONDARY_HOST, Seed, StandIn, builder_at};
 use secretscope::{Connection, ScopeMode, ScopePolicy, WorkspaceManager};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -83,30 +87,108 @@ fn seconds_arg() -> u64 {
 }
 
 fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if std::env::args().any(|a| a == "--vault") {
+        runtime.block_on(vault());
+        return;
+    }
     let seconds = seconds_arg();
     let waits = Arc::new(AtomicU64::new(0));
     let subscriber = tracing_subscriber::registry()
         .with(BudgetWaits(Arc::clone(&waits)))
         .with(tracing_subscriber::filter::LevelFilter::DEBUG);
     tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     runtime.block_on(soak(Duration::from_secs(seconds), waits));
 }
 
-async fn soak(length: Duration, waits: Arc<AtomicU64>) {
+/// The vault process: the stand-in, seeded; its address and CA on the first line of stdout,
+/// then the requests it received so far, every second, until stdin closes.
+async fn vault() {
     let stand_in = Arc::new(StandIn::start().await.expect("the stand-in starts"));
     for i in 0..SECRETS {
         for host in [PRIMARY_HOST, SECONDARY_HOST] {
             stand_in.seed(host, &format!("secret-{i}"), Seed::value(format!("v{i}-0")));
         }
     }
+    let hello = serde_json::json!({ "addr": stand_in.addr(), "ca": stand_in.ca_pem() });
+    println!("{hello}");
+    let closed = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
+    });
+    let mut requests = 0u64;
+    let mut tick = 0u64;
+    while !closed.is_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tick += 1;
+        let host = if tick.is_multiple_of(2) {
+            PRIMARY_HOST
+        } else {
+            SECONDARY_HOST
+        };
+        if tick.is_multiple_of(10) {
+            let i = (tick * 7) as usize % SECRETS;
+            let value = Seed::value(format!("v{i}-{tick}"));
+            stand_in.seed(host, &format!("secret-{i}"), value);
+        }
+        let fault = match tick % 280 {
+            0 => Some(Fault::service_unavailable(host, None)),
+            40 => Some(Fault::slow(host, Duration::from_millis(200))),
+            80 => Some(Fault::connection_reset(host)),
+            120 => Some(Fault::throttled(host, Some(1))),
+            160 => Some(Fault::internal_error(host)),
+            200 => Some(Fault::truncated_body(host)),
+            240 => Some(Fault::throttled(host, None)),
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            stand_in.inject(fault);
+        }
+        // The stand-in logs every request: count and forget them.
+        requests += stand_in.requests().len() as u64;
+        stand_in.clear_requests();
+        if tick.is_multiple_of(10) {
+            println!("{requests}");
+        }
+    }
+}
+
+/// Starts the vault process; returns it, its address and its CA.
+fn start_vault() -> (std::process::Child, std::net::SocketAddr, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .arg("--vault")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the vault process starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let hello: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("a first line").expect("text")).expect("JSON");
+    let addr = hello["addr"]
+        .as_str()
+        .expect("addr")
+        .parse()
+        .expect("an address");
+    let ca = hello["ca"].as_str().expect("ca").to_owned();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(n) = line.trim().parse() {
+                REQUESTS.store(n, Ordering::Relaxed);
+            }
+        }
+    });
+    (child, addr, ca)
+}
+
+async fn soak(length: Duration, waits: Arc<AtomicU64>) {
+    let (mut vault, addr, ca) = start_vault();
     let connection = |name: &str, host: &str| {
-        let backend = stand_in
-            .builder(host)
+        let backend = builder_at(addr, &ca, host)
             .with_deadline(Duration::from_secs(3))
             .with_retry_delays(Duration::from_millis(50), Duration::from_millis(400))
             .build()
@@ -166,45 +248,18 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
     }
 
     {
-        let (manager, stand_in, stop) = (manager.clone(), stand_in.clone(), stop.clone());
+        let (manager, stop) = (manager.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut tick = 0u64;
-            let mut requests = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 tick += 1;
-                let i = (tick * 7) as usize % SECRETS;
-                let host = if tick.is_multiple_of(2) {
-                    PRIMARY_HOST
-                } else {
-                    SECONDARY_HOST
-                };
-                // One change every 100 ms; a fault now and then, as a vault has them.
-                match tick % 10 {
-                    0 => {
-                        let value = Seed::value(format!("v{i}-{tick}"));
-                        stand_in.seed(host, &format!("secret-{i}"), value);
-                    }
-                    5 => {
-                        let _ = manager.invalidate(&format!("secret-{i}"));
-                    }
-                    _ => {}
+                if tick.is_multiple_of(10) {
+                    let i = (tick * 13) as usize % SECRETS;
+                    let _ = manager.invalidate(&format!("secret-{i}"));
                 }
                 if tick.is_multiple_of(50) {
                     manager.invalidate_connection("corp-vault");
-                }
-                let fault = match tick % 300 {
-                    30 => Some(Fault::service_unavailable(host, None)),
-                    70 => Some(Fault::slow(host, Duration::from_millis(200))),
-                    110 => Some(Fault::connection_reset(host)),
-                    150 => Some(Fault::throttled(host, Some(1))),
-                    190 => Some(Fault::internal_error(host)),
-                    230 => Some(Fault::truncated_body(host)),
-                    270 => Some(Fault::throttled(host, None)),
-                    _ => None,
-                };
-                if let Some(fault) = fault {
-                    stand_in.inject(fault);
                 }
                 if tick.is_multiple_of(150) {
                     let target = match manager.policy().mode() {
@@ -214,11 +269,6 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
                     let plan = manager.plan_switch(target).await;
                     let _ = manager.apply_switch(&plan, Some(&plan.acknowledge("soak")));
                 }
-                // The stand-in logs every request: count and forget them, so its log does not
-                // grow with the run.
-                requests += stand_in.requests().len() as u64;
-                stand_in.clear_requests();
-                REQUESTS.store(requests, Ordering::Relaxed);
             }
         }));
     }
@@ -246,6 +296,8 @@ async fn soak(length: Duration, waits: Arc<AtomicU64>) {
         task.await.expect("no task panicked");
     }
     let end = resident_kib();
+    drop(vault.stdin.take()); // the vault process ends when its stdin closes
+    let _ = vault.wait();
     report(started.elapsed(), &tally, &waits);
     println!();
     println!("errors by kind: {:?}", tally.errors.lock());

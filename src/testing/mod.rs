@@ -101,6 +101,28 @@
 mod entra;
 mod fault;
 mod server;
+/// [`StandIn::builder`] for a stand-in listening at `addr` whose CA is `ca_pem`, such as one
+/// started in another process (which then shares only those two).
+pub fn builder_at(addr: SocketAddr, ca_pem: &str, host: &str) -> AzureKeyVaultBuilder {
+    let port = addr.port();
+    let mut builder = AzureKeyVaultBuilder::new()
+        .with_vault_url(format!("https://{host}:{port}"))
+        .with_allow_custom_host(true)
+        .with_tenant_id(TENANT_ID)
+        .with_client_id(CLIENT_ID)
+        .with_client_secret(CLIENT_SECRET)
+        .with_authority_host(format!("https://{LOGIN_HOST}:{port}"))
+        .with_extra_ca_pem(ca_pem);
+    let hosts = StandIn::hosts();
+    for name in hosts {
+        builder = builder.with_resolve(name, addr);
+    }
+    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        builder = builder.with_resolve(host, addr);
+    }
+    builder
+}
+
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -404,22 +426,7 @@ impl StandIn {
     /// host, custom hosts allowed. Retries, timeouts and the deadline keep their defaults;
     /// change any setting on the builder.
     pub fn builder(&self, host: &str) -> AzureKeyVaultBuilder {
-        let mut builder = AzureKeyVaultBuilder::new()
-            .with_vault_url(self.vault_url(host))
-            .with_allow_custom_host(true)
-            .with_tenant_id(TENANT_ID)
-            .with_client_id(CLIENT_ID)
-            .with_client_secret(CLIENT_SECRET)
-            .with_authority_host(self.authority_host())
-            .with_extra_ca_pem(self.ca_pem());
-        let hosts = StandIn::hosts();
-        for name in hosts {
-            builder = builder.with_resolve(name, self.addr);
-        }
-        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-            builder = builder.with_resolve(host, self.addr);
-        }
-        builder
+        builder_at(self.addr, self.ca_pem(), host)
     }
 
     /// Every request received so far, token requests included, in arrival order.
