@@ -586,7 +586,18 @@ async fn a_challenge_for_another_resource_gets_no_token() {
     let report = check_connection(builder(&stand_in, PRIMARY_HOST)).await;
     match report.error() {
         Some(e @ Error::InvalidConfig { .. }) => {
-            assert!(e.to_string().contains("challenge"), "{e}")
+            assert!(e.to_string().contains("challenge"), "{e}");
+            // The challenge is not quoted back, in the message or its causes.
+            let mut texts = vec![e.to_string(), format!("{e:?}")];
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                texts.extend([cause.to_string(), format!("{cause:?}")]);
+                source = cause.source();
+            }
+            assert!(
+                texts.iter().all(|t| !t.contains("https://vault.azure.net")),
+                "{texts:?}"
+            );
         }
         other => panic!("expected InvalidConfig, got {other:?}"),
     }

@@ -167,8 +167,7 @@ pub enum CanaryIn {
 ///
 /// Shown on purpose: the vault's error code, inner error code and the first line of its
 /// message (`{"error":{"code":..,"message":..,"innererror":{"code":..}}}`), in the message and
-/// everywhere else; and a `WWW-Authenticate` challenge the Azure SDK refuses, which it quotes
-/// in its own error, kept as the cause (never in the crate's message).
+/// everywhere else.
 pub fn error_mapping(mut answer: VaultAnswer, canary: CanaryIn) {
     let in_header = match canary {
         CanaryIn::Header(index, at) if !answer.headers.is_empty() => {
@@ -201,12 +200,7 @@ pub fn error_mapping(mut answer: VaultAnswer, canary: CanaryIn) {
     if in_header.is_none() && VaultSaid::read(&answer.body).shows_canary() {
         return;
     }
-    let texts = error_texts(&error);
-    if in_header.as_deref() == Some("www-authenticate") {
-        assert_not_quoted("the mapped error's message", &texts[..1]);
-    } else {
-        assert_not_quoted("the mapped error", &texts);
-    }
+    assert_not_quoted("the mapped error", &error_texts(&error));
 }
 
 /// What the mapping reads of a Key Vault error body, read the same way (`src/azure/map.rs`):

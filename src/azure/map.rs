@@ -377,17 +377,25 @@ fn transport_reason(error: &azure_core::Error) -> String {
 /// A refusal of the SDK before any request: configuration, found before anything was sent.
 fn other(error: azure_core::Error, location: Location) -> Error {
     let chain = chain_text(&error);
-    let reason = if chain.contains("challenge resource") {
-        "the vault's authentication challenge names a resource that does not match its host, so no token was sent; check that the URL is the vault's URI"
+    let (reason, source) = if chain.contains("challenge resource") {
+        // The SDK's text quotes the challenge as the server sent it: keep only what it means.
+        let said = azure_core::Error::with_message(
+            ErrorKind::Other,
+            "the challenge resource does not match the requested domain",
+        );
+        (
+            "the vault's authentication challenge names a resource that does not match its host, so no token was sent; check that the URL is the vault's URI",
+            said,
+        )
     } else if chain.contains("non-TLS") {
-        "the vault URL must use https"
+        ("the vault URL must use https", error)
     } else {
-        "the Azure SDK refused the request"
+        ("the Azure SDK refused the request", error)
     };
     Error::InvalidConfig {
         field: "vault URL".to_owned(),
         reason: format!("{location}: {reason}"),
-        source: Some(ErrorSource::new(error)),
+        source: Some(ErrorSource::new(source)),
     }
 }
 
