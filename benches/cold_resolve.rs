@@ -4,12 +4,14 @@
 //! `cargo bench --bench cold_resolve` starts the HTTPS stand-in of Key Vault and Entra ID
 //! (`secretscope::testing`), builds the Azure backend on it, and then alternates, round after
 //! round, one resolve through a `WorkspaceManager` whose cache is off (so every resolve goes
-//! down the whole stack to the vault) and one `SecretClient::get_secret` on the backend's own
+//! down the whole stack to the vault; its request budget is on, with room for every resolve) and one `SecretClient::get_secret` on the backend's own
 //! client (same credential, same connection pool). It prints the medians and their ratio.
 //! Under `cargo test` it runs a few rounds, to keep it working.
 
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
+use secretscope::budget::BudgetOptions;
 use secretscope::cache::CacheOptions;
 use secretscope::prelude::*;
 use secretscope::testing::{PRIMARY_HOST, Seed, StandIn};
@@ -40,8 +42,12 @@ fn main() {
             .with_workspace_connection(Connection::new("local-vault", backend))
             .build()
             .expect("valid policy");
+        // Every resolve goes down the whole stack, the request budget included, but with room
+        // for all of them: at its default rate the budget would set the pace, not the path.
+        let room = NonZeroU32::new(1_000_000).expect("not zero");
         let manager = WorkspaceManager::builder(policy)
             .with_cache(CacheOptions::disabled())
+            .with_budget(BudgetOptions::new().with_rate(room).with_burst(room))
             .build();
 
         let through_manager = || async {
