@@ -555,7 +555,7 @@ impl fmt::Debug for AzureKeyVaultBuilder {
             .field(
                 "vault_url",
                 &validate::printable(self.vault_url.as_deref(), |u| {
-                    validate::vault_url(u, self.allow_custom_host)
+                    validate::vault_url(u, self.allow_custom_host).map(|v| v.url)
                 }),
             )
             .field(

@@ -166,7 +166,7 @@ impl fmt::Debug for AzureKeyVaultConfig {
     // Typed values are printed only once they validate, as by the builder's `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = validate::printable(Some(&self.vault_url), |u| {
-            validate::vault_url(u, self.allow_custom_host)
+            validate::vault_url(u, self.allow_custom_host).map(|v| v.url)
         });
         f.debug_struct("AzureKeyVaultConfig")
             .field("name", &self.name)

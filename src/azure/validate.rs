@@ -210,17 +210,16 @@ fn is_domain(s: &str) -> bool {
         })
 }
 
-/// What a `Debug` may print of a setting as typed: the value if it passes `check`, a marker if
-/// not (a value that does not validate may be a secret pasted into the wrong field, or a URL
-/// carrying a password), nothing if unset.
-pub(crate) fn printable<T>(raw: Option<&str>, check: impl Fn(&str) -> Result<T>) -> Option<&str> {
-    raw.map(|value| {
-        if check(value).is_ok() {
-            value
-        } else {
-            "[invalid, not shown]"
-        }
-    })
+/// What a `Debug` may print of a setting as typed: its checked form if it passes `check`, a
+/// marker if not (a value that does not validate may be a secret pasted into the wrong field,
+/// or a URL carrying a password), nothing if unset.
+pub(crate) fn printable(
+    raw: Option<&str>,
+    check: impl Fn(&str) -> Result<String>,
+) -> Option<String> {
+    // The checked form, not the raw text: a URL can check while its raw text holds more (a
+    // path of dot segments that resolves to nothing, say), which would then be shown.
+    raw.map(|value| check(value).unwrap_or_else(|_| "[invalid, not shown]".to_owned()))
 }
 
 /// Whether the SDK's challenge-resource check must be skipped for `host`.
@@ -369,6 +368,21 @@ mod tests {
         assert!(
             reason(authority_host("https://login.microsoftonline.com/tenant"))
                 .contains("host only")
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_checked_form_of_a_url_not_what_was_typed() {
+        // Dot segments (one of them percent-encoded) resolve to an empty path: the URL checks,
+        // and what was typed in the path is not shown.
+        let typed = "https://login.example.com/pasted-secret-7f2a/.%2E";
+        assert_eq!(
+            printable(Some(typed), authority_host).as_deref(),
+            Some("https://login.example.com")
+        );
+        assert_eq!(
+            printable(Some("not a url"), authority_host).as_deref(),
+            Some("[invalid, not shown]")
         );
     }
 
