@@ -152,6 +152,11 @@ impl BudgetOptions {
         self
     }
 
+    /// The pause after a 429 without `Retry-After`: its first length and its cap.
+    pub(crate) fn backoff_range(&self) -> (Duration, Duration) {
+        (self.backoff_initial, self.backoff_max)
+    }
+
     /// Whether a budget is kept at all.
     pub fn is_enabled(&self) -> bool {
         self.enabled

@@ -401,7 +401,7 @@ fn load(path: &Path, format: Format, options: FileOptions) -> Result<Store> {
             let valid = e.utf8_error().valid_up_to();
             let mut bytes = e.into_bytes();
             let position = std::str::from_utf8(&bytes[..valid])
-                .map(|before| line_column(before, before.len()))
+                .map(|before| no_echo::line_column(before, before.len()))
                 .ok();
             bytes.zeroize();
             return Err(malformed(
@@ -443,7 +443,9 @@ fn parse_toml(text: &str) -> std::result::Result<Store, Malformed> {
     // Only spans and messages are kept of the toml crate's errors: their `Display` quotes the
     // offending line and their `Debug` may hold the whole file, either of which may hold a
     // secret.
-    let at = |span: Option<std::ops::Range<usize>>| span.map(|span| line_column(text, span.start));
+    let at = |span: Option<std::ops::Range<usize>>| {
+        span.map(|span| no_echo::line_column(text, span.start))
+    };
     // Parsed apart from deserializing so the toml crate does not copy the whole file into the
     // error of a deserialization failure (it still does for a syntax error). Its syntax errors
     // are in the parser's own words, about the grammar.
@@ -504,19 +506,6 @@ fn shown_key(index: usize, key: &str) -> bool {
         1 => SecretName::new(key).is_ok(),
         _ => DOCUMENT_FIELDS.contains(&key),
     }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 // ---------------------------------------------------------------------------------------------

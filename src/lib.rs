@@ -144,6 +144,7 @@ mod backend;
 pub mod budget;
 pub mod cache;
 mod clock;
+pub mod config;
 #[cfg(any(test, feature = "conformance"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
@@ -168,6 +169,7 @@ mod value;
 
 pub use backend::{Fetched, SecretBackend};
 pub use cache::CacheOptions;
+pub use config::WorkspaceConfig;
 pub use connection::{Connection, ConnectionReport};
 pub use error::{Error, ErrorKind, ErrorSource, MissingGrant, Result, ThrottledBy};
 pub use future::MaybeReady;

@@ -160,6 +160,51 @@ impl WorkspaceManager {
         Self::builder(policy).build()
     }
 
+    /// The manager a configuration file describes; see [`WorkspaceConfig`](crate::WorkspaceConfig)
+    /// for the file, and the `SECRETSCOPE_*` variables laid over it.
+    ///
+    /// ```no_run
+    /// use secretscope::WorkspaceManager;
+    ///
+    /// let manager = WorkspaceManager::from_config_file("secretscope.toml")?;
+    /// # Ok::<(), secretscope::Error>(())
+    /// ```
+    pub fn from_config_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        crate::config::WorkspaceConfig::from_file(path)?.build()
+    }
+
+    /// The manager of the configuration file `SECRETSCOPE_CONFIG` names, or `secretscope.toml`
+    /// in the working folder when it names none.
+    pub fn from_config_env() -> Result<Self> {
+        let path = std::env::var_os(crate::config::ENV_CONFIG)
+            .unwrap_or_else(|| "secretscope.toml".into());
+        Self::from_config_file(std::path::PathBuf::from(path))
+    }
+
+    /// One Key Vault for the whole workspace, from the `AZURE_KEYVAULT_URL`, `AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` variables (see
+    /// [`AzureKeyVaultBuilder::from_env`](crate::azure::AzureKeyVaultBuilder::from_env)): the
+    /// simplest setup, in one call. The connection is named after the vault's host.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), secretscope::Error> {
+    /// use secretscope::prelude::*;
+    ///
+    /// let manager = secretscope::WorkspaceManager::from_env()?;
+    /// let password = manager.resolve("db-password").await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "azure")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
+    pub fn from_env() -> Result<Self> {
+        let backend = crate::azure::AzureKeyVaultBuilder::from_env().build()?;
+        let name = backend.location().host().unwrap_or("key-vault").to_owned();
+        let policy = ScopePolicy::builder(ScopeMode::Workspace)
+            .with_workspace_connection(crate::Connection::new(name, backend))
+            .build()?;
+        Ok(Self::new(policy))
+    }
+
     /// Starts a manager over `policy`.
     pub fn builder(policy: ScopePolicy) -> WorkspaceManagerBuilder {
         WorkspaceManagerBuilder {

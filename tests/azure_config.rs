@@ -266,3 +266,27 @@ fn names_that_could_change_the_path_cannot_be_built() {
         assert!(SecretVersion::new(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn one_vault_from_the_environment_is_one_call() {
+    let _environment = environment();
+    unset(ENV_VAULT_URL);
+    match secretscope::WorkspaceManager::from_env() {
+        Err(Error::InvalidConfig { field, .. }) => {
+            assert_eq!(field, "vault URL (AZURE_KEYVAULT_URL)")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    set(ENV_VAULT_URL, "https://corp-vault.vault.azure.net");
+    set(ENV_TENANT_ID, TENANT);
+    set(ENV_CLIENT_ID, CLIENT);
+    set(ENV_CLIENT_SECRET, "s3cr3t");
+    unset(ENV_AUTHORITY_HOST);
+    let manager = secretscope::WorkspaceManager::from_env().unwrap();
+    assert_eq!(manager.policy().mode(), secretscope::ScopeMode::Workspace);
+    let connection = manager.policy().workspace_connection().unwrap();
+    assert_eq!(connection.name().as_str(), "corp-vault.vault.azure.net");
+    for name in [ENV_VAULT_URL, ENV_TENANT_ID, ENV_CLIENT_ID, ENV_CLIENT_SECRET] {
+        unset(name);
+    }
+}

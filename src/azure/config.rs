@@ -82,7 +82,7 @@ pub struct AzureKeyVaultConfig {
 }
 
 /// The settings of a connection, as keys.
-const SETTINGS: [&str; 14] = [
+pub(crate) const SETTINGS: [&str; 14] = [
     "name",
     "vault-url",
     "tenant-id",
@@ -100,7 +100,7 @@ const SETTINGS: [&str; 14] = [
 ];
 
 const CONFIG_SHAPE: &str = "a Key Vault connection must be a table of settings, such as vault-url = \"https://corp-vault.vault.azure.net\"";
-const UNKNOWN_SETTING: &str = "a key of the Key Vault connection is not one of its settings (it is not repeated here: it may be a secret typed in the wrong place); the settings are name, vault-url, tenant-id, client-id, client-secret, credential, managed-identity-client-id, authority-host, allow-custom-host, extra-ca-files, connect-timeout-ms, try-timeout-ms, deadline-ms and max-retries";
+pub(crate) const UNKNOWN_SETTING: &str = "a key of the Key Vault connection is not one of its settings (it is not repeated here: it may be a secret typed in the wrong place); the settings are name, vault-url, tenant-id, client-id, client-secret, credential, managed-identity-client-id, authority-host, allow-custom-host, extra-ca-files, connect-timeout-ms, try-timeout-ms, deadline-ms and max-retries";
 
 impl<'de> Deserialize<'de> for AzureKeyVaultConfig {
     /// The derived reading of the settings, behind two refusals that quote nothing: a document
@@ -294,6 +294,21 @@ impl<'de> Deserialize<'de> for ClientSecretSource {
     }
 }
 
+/// How this module's own messages begin, for readers that keep only known messages whole.
+pub(crate) const OWN_MESSAGES: &[&str] = &[
+    CONFIG_SHAPE,
+    UNKNOWN_SETTING,
+    SOURCE_SHAPE,
+    NOT_A_VARIABLE,
+    NOT_A_PATH,
+    NOT_INLINE,
+    "`credential` must be one of",
+    "`allow-custom-host` must be",
+    "timeouts and deadlines must be",
+    "`max-retries` must be",
+    "`extra-ca-files` must be",
+];
+
 const SOURCE_SHAPE: &str = "`client-secret` must be a table with one of `env`, `file` or `value`, such as { env = \"KV_CLIENT_SECRET\" }";
 const NOT_A_VARIABLE: &str =
     "`client-secret.env` must be the name of an environment variable, as a string";
@@ -436,6 +451,17 @@ impl Shape for CaFilesShape {
 }
 
 impl AzureKeyVaultConfig {
+    /// Makes the paths it holds (CA files, a client-secret file) relative to `base`, the folder
+    /// of the file it was read from.
+    pub(crate) fn relative_to(&mut self, base: &std::path::Path) {
+        for file in &mut self.extra_ca_files {
+            *file = base.join(&*file);
+        }
+        if let Some(ClientSecretSource::File(file)) = &mut self.client_secret {
+            *file = base.join(&*file);
+        }
+    }
+
     /// Builds the connection: the backend, named `name`, or after the vault's host when the
     /// configuration gives no name.
     pub fn connection(&self) -> Result<Connection> {

@@ -76,7 +76,7 @@
 
 mod backend;
 mod builder;
-mod config;
+pub(crate) mod config;
 mod map;
 mod retry;
 mod validate;
