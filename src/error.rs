@@ -252,6 +252,21 @@ pub enum Error {
         breaking: usize,
     },
 
+    /// A reference found in a string or a configuration tree was not resolved; `error` says
+    /// why (it is also the [`source`](std::error::Error::source)).
+    #[error("{place}: the reference {reference} was not resolved ({})", .error.kind())]
+    Unresolved {
+        /// Where the reference was found: a key path (`database.url`), or `template` for a
+        /// string given to [`render`](crate::SecretsManagerExt::render).
+        place: String,
+        /// The reference as it parsed (`` `project:billing/db-password` ``), or its position in
+        /// the string when it does not parse (the text may be anything, so it is not quoted).
+        reference: String,
+        /// Why it was not resolved.
+        #[source]
+        error: Box<Error>,
+    },
+
     /// The plan no longer describes what applying it would do: the policy changed since, or
     /// references that would break were first seen after it was made. Nothing was changed.
     #[error("{}", stale_plan_message(*.plan_generation, *.current_generation, *.unreviewed_references))]
@@ -411,6 +426,7 @@ impl Error {
             Self::NotConfigured { .. } => ErrorKind::NotConfigured,
             Self::AcknowledgementRequired { .. } => ErrorKind::AcknowledgementRequired,
             Self::StalePlan { .. } => ErrorKind::StalePlan,
+            Self::Unresolved { error, .. } => error.kind(),
         }
     }
 

@@ -150,6 +150,9 @@ pub mod config;
 pub mod conformance;
 mod connection;
 mod error;
+#[cfg(feature = "figment")]
+#[cfg_attr(docsrs, doc(cfg(feature = "figment")))]
+pub mod figment;
 pub mod file;
 mod future;
 #[cfg(feature = "fuzzing")]
@@ -160,6 +163,7 @@ mod manager;
 pub mod memory;
 mod no_echo;
 pub mod reference;
+pub mod render;
 pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -181,6 +185,7 @@ pub use reference::{
     ConnectionName, ProjectId, RefScope, ReferenceError, ReferenceErrorKind, SecretName, SecretRef,
     SecretVersion,
 };
+pub use render::ConfigTree;
 pub use scope::{
     Acknowledgement, PolicyState, Presence, ReferenceImpact, Replacement, ScopeMode, ScopePolicy,
     ScopePolicyBuilder, SwitchPlan,

@@ -2,6 +2,7 @@
 //! [`WorkspaceManager`] that implements it.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::backend::{Fetched, SecretBackend};
@@ -11,6 +12,7 @@ use crate::connection::{ConnectionReport, Layers};
 use crate::error::{Error, Result};
 use crate::future::MaybeReady;
 use crate::reference::SecretRef;
+use crate::render::ConfigTree;
 use crate::scope::{self, Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
 use crate::validity::ValidityOptions;
 use crate::value::{Resolved, ResolvedSecret, SecretValue, Source};
@@ -96,6 +98,51 @@ pub trait SecretsManagerExt: SecretsManager {
         reference: &'a str,
     ) -> MaybeReady<'a, Result<ResolvedSecret>> {
         resolve_text(self, reference, |resolved| resolved.into_owned())
+    }
+
+    /// Resolves every reference in `template` and returns the string with their values in
+    /// place: `"postgres://app:{{ db-password }}@db/app"`. The references are fetched
+    /// concurrently; the first that fails (in the order written) fails the call with
+    /// [`Error::Unresolved`], naming it. See [`render`](crate::render) for what counts as a
+    /// reference.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use secretscope::memory::MemoryBackend;
+    /// use secretscope::prelude::*;
+    /// use secretscope::{Connection, ScopeMode, ScopePolicy, WorkspaceManager};
+    ///
+    /// let vault = MemoryBackend::new();
+    /// vault.set("db-password", "hunter2")?;
+    /// let manager = WorkspaceManager::new(
+    ///     ScopePolicy::builder(ScopeMode::Workspace)
+    ///         .with_workspace_connection(Connection::new("corp-vault", vault))
+    ///         .build()?,
+    /// );
+    /// let url = manager.render("postgres://app:{{ db-password }}@db/app").await?;
+    /// assert_eq!(url.expose_secret(), "postgres://app:hunter2@db/app");
+    /// # Ok::<(), secretscope::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn render<'a>(
+        &'a self,
+        template: &'a str,
+    ) -> impl Future<Output = Result<SecretValue>> + Send + 'a {
+        crate::render::render(self, template)
+    }
+
+    /// Resolves, in place, every string of a configuration tree (a `serde_json::Value`, a
+    /// `toml::Value` or `toml::Table`) that holds a reference, as [`render`](Self::render)
+    /// does for one string. On failure the tree is left unchanged, and the error names the
+    /// key path (`database.url`) and the reference.
+    ///
+    /// The tree then holds secret values in plain strings: drop it once the service has read
+    /// what it needs.
+    fn resolve_tree<'a, T: ConfigTree + ?Sized>(
+        &'a self,
+        tree: &'a mut T,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        crate::render::resolve_tree(self, tree)
     }
 }
 

@@ -286,7 +286,12 @@ fn one_vault_from_the_environment_is_one_call() {
     assert_eq!(manager.policy().mode(), secretscope::ScopeMode::Workspace);
     let connection = manager.policy().workspace_connection().unwrap();
     assert_eq!(connection.name().as_str(), "corp-vault.vault.azure.net");
-    for name in [ENV_VAULT_URL, ENV_TENANT_ID, ENV_CLIENT_ID, ENV_CLIENT_SECRET] {
+    for name in [
+        ENV_VAULT_URL,
+        ENV_TENANT_ID,
+        ENV_CLIENT_ID,
+        ENV_CLIENT_SECRET,
+    ] {
         unset(name);
     }
 }

@@ -1,0 +1,275 @@
+//! References inside a service's own configuration: in a string
+//! ([`SecretsManagerExt::render`](crate::SecretsManagerExt::render)) and in every string of a
+//! configuration tree ([`SecretsManagerExt::resolve_tree`](crate::SecretsManagerExt::resolve_tree)).
+//!
+//! In a string, every `{{ ... }}` is a reference (`postgres://app:{{ db-password }}@db/app`),
+//! and a string that is an App Service reference as a whole (`@Microsoft.KeyVault(...)`) is one
+//! too. Other text is left as it is: a plain name such as `db-password` is a reference only
+//! inside `{{ }}`, since any word would otherwise be one. The references of one call are
+//! fetched concurrently, each distinct one once, and each is known to switch plans from then
+//! on. A reference that cannot be resolved fails the call with [`Error::Unresolved`], naming
+//! where it was found; nothing is ever replaced by an empty string.
+
+use std::fmt::Write as _;
+
+use futures_util::future::join_all;
+
+use crate::error::{Error, Result};
+use crate::manager::{SecretsManager, SecretsManagerExt};
+use crate::reference::{SecretRef, strip_prefix_ignore_case};
+use crate::value::SecretValue;
+
+/// A configuration tree whose strings may hold references: `serde_json::Value`,
+/// `toml::Value` and `toml::Table`, and `figment`'s dictionaries with the `figment` feature.
+pub trait ConfigTree: Send {
+    /// Hands every string in the tree to `visit`, with its key path (`database.url`,
+    /// `servers[1].password`; `path` holds the path of the tree itself, empty at the root).
+    fn visit_strings<'t>(
+        &'t mut self,
+        path: &mut String,
+        visit: &mut dyn FnMut(&str, &'t mut String),
+    );
+}
+
+/// Where a reference is in a string: the byte range of its text, and its first character's
+/// position (1-based, in characters).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    at: usize,
+}
+
+/// The references in `text`: every `{{ ... }}`, or the whole text when it is an App Service
+/// reference. An opened `{{` that is never closed is a reference too, which fails to parse.
+fn references(text: &str) -> Vec<Span> {
+    let trimmed = text.trim();
+    if strip_prefix_ignore_case(trimmed, "@Microsoft.KeyVault(").is_some() {
+        let start = text.len() - text.trim_start().len();
+        return vec![Span {
+            start,
+            end: start + trimmed.len(),
+            at: text[..start].chars().count() + 1,
+        }];
+    }
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| from + i) {
+        let end = text[open + 2..]
+            .find("}}")
+            .map_or(text.len(), |i| open + 2 + i + 2);
+        spans.push(Span {
+            start: open,
+            end,
+            at: text[..open].chars().count() + 1,
+        });
+        from = end;
+    }
+    spans
+}
+
+/// How a reference is named in an error: as it parsed, or by its position.
+fn shown(text: &str, at: usize) -> String {
+    match SecretRef::parse(text) {
+        Ok(reference) => format!("`{reference}`"),
+        Err(_) => format!("at character {at}"),
+    }
+}
+
+/// Resolves each distinct text of `texts` once, all at once.
+async fn resolve_all<M: SecretsManager + ?Sized>(
+    manager: &M,
+    texts: &[&str],
+) -> Vec<Result<SecretValue>> {
+    join_all(texts.iter().map(|text| manager.resolve(text))).await
+}
+
+/// The index of `text` in `distinct`, added if new.
+fn index_of<'t>(distinct: &mut Vec<&'t str>, text: &'t str) -> usize {
+    match distinct.iter().position(|known| *known == text) {
+        Some(index) => index,
+        None => {
+            distinct.push(text);
+            distinct.len() - 1
+        }
+    }
+}
+
+/// `text` with the references at `spans` replaced by their values (`values[index[i]]`).
+fn fill(text: &str, spans: &[Span], slots: &[usize], values: &[Result<SecretValue>]) -> String {
+    let value = |slot: usize| match &values[slot] {
+        Ok(value) => value.expose_secret(),
+        Err(_) => unreachable!("filled only when every reference resolved"),
+    };
+    // Sized exactly first, so that no reallocation leaves a copy of a value behind.
+    let mut length = text.len();
+    for (span, slot) in spans.iter().zip(slots) {
+        length = length - (span.end - span.start) + value(*slot).len();
+    }
+    let mut filled = String::with_capacity(length);
+    let mut from = 0;
+    for (span, slot) in spans.iter().zip(slots) {
+        filled.push_str(&text[from..span.start]);
+        filled.push_str(value(*slot));
+        from = span.end;
+    }
+    filled.push_str(&text[from..]);
+    filled
+}
+
+/// The first failure among `values`, in the order the references were found, as an error
+/// naming the place.
+fn first_failure(
+    places: &[(String, &str, Vec<Span>, Vec<usize>)],
+    values: &mut [Result<SecretValue>],
+) -> Option<Error> {
+    for (place, text, spans, slots) in places {
+        for (span, slot) in spans.iter().zip(slots) {
+            if values[*slot].is_err()
+                && let Err(error) =
+                    std::mem::replace(&mut values[*slot], Ok(SecretValue::new(String::new())))
+            {
+                return Some(Error::Unresolved {
+                    place: place.clone(),
+                    reference: shown(&text[span.start..span.end], span.at),
+                    error: Box::new(error),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// [`SecretsManagerExt::render`].
+pub(crate) async fn render<M: SecretsManager + ?Sized>(
+    manager: &M,
+    template: &str,
+) -> Result<SecretValue> {
+    let spans = references(template);
+    let mut distinct = Vec::new();
+    let slots: Vec<usize> = spans
+        .iter()
+        .map(|span| index_of(&mut distinct, &template[span.start..span.end]))
+        .collect();
+    let mut values = resolve_all(manager, &distinct).await;
+    let places = [("template".to_owned(), template, spans, slots)];
+    if let Some(error) = first_failure(&places, &mut values) {
+        return Err(error);
+    }
+    let [(_, _, spans, slots)] = &places;
+    Ok(SecretValue::new(fill(template, spans, slots, &values)))
+}
+
+/// [`SecretsManagerExt::resolve_tree`].
+pub(crate) async fn resolve_tree<M: SecretsManager + ?Sized, T: ConfigTree + ?Sized>(
+    manager: &M,
+    tree: &mut T,
+) -> Result<()> {
+    let mut leaves: Vec<(String, &mut String)> = Vec::new();
+    tree.visit_strings(&mut String::new(), &mut |path, text| {
+        if !references(text).is_empty() {
+            leaves.push((path.to_owned(), text));
+        }
+    });
+    // The texts of the references, owned: the leaves are rewritten below.
+    let mut found: Vec<(String, String, Vec<Span>)> = leaves
+        .iter()
+        .map(|(path, text)| (path.clone(), (**text).clone(), references(text)))
+        .collect();
+    let mut distinct = Vec::new();
+    let mut places = Vec::new();
+    for (path, text, spans) in &mut found {
+        let slots: Vec<usize> = spans
+            .iter()
+            .map(|span| index_of(&mut distinct, &text[span.start..span.end]))
+            .collect();
+        places.push((path.clone(), text.as_str(), std::mem::take(spans), slots));
+    }
+    let mut values = resolve_all(manager, &distinct).await;
+    if let Some(error) = first_failure(&places, &mut values) {
+        return Err(error);
+    }
+    for ((_, text, spans, slots), (_, leaf)) in places.iter().zip(&mut leaves) {
+        **leaf = fill(text, spans, slots, &values);
+    }
+    Ok(())
+}
+
+/// Appends `.key` (or `key` at the root) to `path`; gives its length before.
+pub(crate) fn push_key(path: &mut String, key: &str) -> usize {
+    let length = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+    length
+}
+
+/// Appends `[index]` to `path`; gives its length before.
+pub(crate) fn push_index(path: &mut String, index: usize) -> usize {
+    let length = path.len();
+    let _ = write!(path, "[{index}]");
+    length
+}
+
+impl ConfigTree for serde_json::Value {
+    fn visit_strings<'t>(
+        &'t mut self,
+        path: &mut String,
+        visit: &mut dyn FnMut(&str, &'t mut String),
+    ) {
+        match self {
+            Self::String(text) => visit(path, text),
+            Self::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    let length = push_index(path, index);
+                    item.visit_strings(path, visit);
+                    path.truncate(length);
+                }
+            }
+            Self::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    let length = push_key(path, key);
+                    item.visit_strings(path, visit);
+                    path.truncate(length);
+                }
+            }
+            Self::Null | Self::Bool(_) | Self::Number(_) => {}
+        }
+    }
+}
+
+impl ConfigTree for toml::Value {
+    fn visit_strings<'t>(
+        &'t mut self,
+        path: &mut String,
+        visit: &mut dyn FnMut(&str, &'t mut String),
+    ) {
+        match self {
+            Self::String(text) => visit(path, text),
+            Self::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    let length = push_index(path, index);
+                    item.visit_strings(path, visit);
+                    path.truncate(length);
+                }
+            }
+            Self::Table(table) => table.visit_strings(path, visit),
+            Self::Integer(_) | Self::Float(_) | Self::Boolean(_) | Self::Datetime(_) => {}
+        }
+    }
+}
+
+impl ConfigTree for toml::Table {
+    fn visit_strings<'t>(
+        &'t mut self,
+        path: &mut String,
+        visit: &mut dyn FnMut(&str, &'t mut String),
+    ) {
+        for (key, item) in self.iter_mut() {
+            let length = push_key(path, key);
+            item.visit_strings(path, visit);
+            path.truncate(length);
+        }
+    }
+}
