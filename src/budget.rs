@@ -38,10 +38,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::backend::{Fetched, SecretBackend};
 use crate::error::{Error, Result, ThrottledBy};
 use crate::location::Location;
+use crate::observe;
 use crate::reference::{SecretName, SecretVersion};
 
 /// How many requests a process sends to one vault host, and how it backs off when throttled.
@@ -250,7 +252,9 @@ impl HostBudget {
     /// Waits for a token within `max_wait`, or says why there is none.
     async fn admit(&self, location: &Location) -> Result<Ticket> {
         let background = in_background();
-        let deadline = Instant::now() + self.options.max_wait;
+        let started = Instant::now();
+        let deadline = started + self.options.max_wait;
+        let mut wait = Wait::default();
         loop {
             let now = Instant::now();
             let ticket = if background {
@@ -266,18 +270,23 @@ impl HostBudget {
                             wait_ms = (ticket.at - now).as_millis() as u64,
                             "waiting for the request budget"
                         );
-                        tokio::time::sleep_until(ticket.at).await;
+                        wait.until(ticket.at, location).await;
                     }
                     // A pause that began meanwhile holds this fetch too.
                     if self.state.lock().pauses == ticket.pauses {
+                        wait.done(location, started, "admitted");
                         return Ok(ticket);
                     }
                 }
-                Err(Refused::Retry(at)) if at <= deadline => tokio::time::sleep_until(at).await,
+                Err(Refused::Retry(at)) if at <= deadline => wait.until(at, location).await,
                 Err(Refused::Retry(_)) => {
+                    wait.done(location, started, "throttled");
                     return Err(self.throttled(location, now, ThrottledBy::Budget));
                 }
-                Err(Refused::Throttled(by)) => return Err(self.throttled(location, now, by)),
+                Err(Refused::Throttled(by)) => {
+                    wait.done(location, started, "throttled");
+                    return Err(self.throttled(location, now, by));
+                }
             }
         }
     }
@@ -344,6 +353,7 @@ impl HostBudget {
                 start + Duration::from_secs_f64(short / rate) - now
             }
         };
+        observe::throttled(location.host().unwrap_or_default(), by);
         Error::Throttled {
             location: location.clone(),
             retry_after: Some(retry_after),
@@ -388,6 +398,7 @@ impl HostBudget {
         }
         state.paused = Some((until, now));
         state.pauses += 1;
+        observe::throttled(location.host().unwrap_or_default(), ThrottledBy::Service);
         // One request goes when the pause ends; the others follow at the budget's rate.
         state.tokens = 1.0;
         state.updated = until;
@@ -398,6 +409,37 @@ impl HostBudget {
             retry_after_sent = retry_after.is_some(),
             "the vault is throttling: every request to it from this process is paused"
         );
+    }
+}
+
+/// The span of a fetch that waits for the budget, opened at its first wait.
+#[derive(Default)]
+struct Wait {
+    span: Option<tracing::Span>,
+}
+
+impl Wait {
+    async fn until(&mut self, at: Instant, location: &Location) {
+        let span = self.span.get_or_insert_with(|| {
+            tracing::debug_span!(
+                "secretscope.budget.wait",
+                host = location.host().unwrap_or_default(),
+                waited_ms = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            )
+        });
+        tokio::time::sleep_until(at).instrument(span.clone()).await;
+    }
+
+    /// Records a wait that happened: its span's fields and the metrics.
+    fn done(&self, location: &Location, started: Instant, outcome: &'static str) {
+        let Some(span) = &self.span else {
+            return;
+        };
+        let waited = started.elapsed();
+        span.record("waited_ms", waited.as_millis() as u64);
+        span.record("outcome", outcome);
+        observe::budget_waited(location.host().unwrap_or_default(), waited);
     }
 }
 

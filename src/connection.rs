@@ -5,12 +5,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::backend::{Fetched, SecretBackend};
 use crate::budget::{BudgetOptions, BudgetedBackend};
 use crate::cache::{CacheOptions, CachedBackend};
 use crate::clock::CoarseClock;
 use crate::error::{Error, Result};
 use crate::location::Location;
+use crate::observe::{self, ObservedBackend, ResolveCounters};
 use crate::reference::{ConnectionName, SecretRef};
 use crate::validity::{ValidatedBackend, ValidityOptions};
 
@@ -26,14 +29,14 @@ pub struct Connection {
     stack: Stack,
 }
 
-/// The request budget over a connection's backend.
-pub(crate) type Budgeted = BudgetedBackend<Arc<dyn SecretBackend>>;
+/// The request budget over a connection's backend, whose requests are observed.
+pub(crate) type Budgeted = BudgetedBackend<ObservedBackend<Arc<dyn SecretBackend>>>;
 
 /// The cache layer over the budget.
 pub(crate) type Cache = CachedBackend<Arc<Budgeted>>;
 
 /// The layers in front of a connection's backend, outermost first: validity dates, the cache,
-/// the request budget. The stack's type is concrete, so a resolve calls through it without a
+/// the request budget, and the spans and metrics of each request. The stack's type is concrete, so a resolve calls through it without a
 /// virtual call (and without handing its answer through memory at each layer); only the
 /// backend at its bottom is `dyn`.
 #[derive(Clone)]
@@ -44,6 +47,8 @@ pub(crate) struct Stack {
     pub(crate) cache: Arc<Cache>,
     /// The request budget, for reads that bypass the cache (a switch plan's checks).
     pub(crate) budgeted: Arc<Budgeted>,
+    /// The connection's resolve counters.
+    pub(crate) counters: ResolveCounters,
 }
 
 impl Stack {
@@ -64,12 +69,12 @@ impl Connection {
 
     /// Names a backend that is already shared.
     pub fn from_arc(name: impl Into<String>, backend: Arc<dyn SecretBackend>) -> Self {
-        let name: String = name.into();
+        let name = ConnectionName::new(name.into());
         let layers = Layers::bare();
         Self {
-            name: ConnectionName::new(name),
-            stack: layers.stack(Arc::clone(&backend), &layers.clock()),
+            stack: layers.stack(&name, Arc::clone(&backend), &layers.clock()),
             backend,
+            name,
         }
     }
 
@@ -100,8 +105,16 @@ impl Connection {
     /// # });
     /// ```
     pub async fn check(&self) -> ConnectionReport {
+        let span = tracing::debug_span!(
+            "secretscope.check",
+            connection = %self.name,
+            location = %self.location(),
+            outcome = tracing::field::Empty,
+            latency_us = tracing::field::Empty,
+        );
         let started = Instant::now();
-        let outcome = self.backend.check().await;
+        let outcome = self.backend.check().instrument(span.clone()).await;
+        observe::finish_span(&span, observe::outcome(&outcome, "ok"), started);
         ConnectionReport {
             connection: self.name.clone(),
             location: self.location().clone(),
@@ -113,7 +126,7 @@ impl Connection {
     /// Puts `layers` in front of the backend, replacing any there were; the cache tells time
     /// from `clock`.
     pub(crate) fn compose(&mut self, layers: &Layers, clock: &CoarseClock) {
-        self.stack = layers.stack(Arc::clone(&self.backend), clock);
+        self.stack = layers.stack(&self.name, Arc::clone(&self.backend), clock);
     }
 
     pub(crate) fn stack(&self) -> &Stack {
@@ -174,17 +187,25 @@ impl Layers {
     /// validity dates -> cache -> request budget -> backend. The validity check sits above
     /// the cache so that a secret that expires while cached is refused from then on; the
     /// budget sits below it, so that it counts the requests the cache could not spare.
-    fn stack(&self, backend: Arc<dyn SecretBackend>, clock: &CoarseClock) -> Stack {
-        let budgeted = Arc::new(BudgetedBackend::new(backend, self.budget));
+    fn stack(
+        &self,
+        name: &ConnectionName,
+        backend: Arc<dyn SecretBackend>,
+        clock: &CoarseClock,
+    ) -> Stack {
+        let observed = ObservedBackend::new(backend, name);
+        let budgeted = Arc::new(BudgetedBackend::new(observed, self.budget));
         let cache = Arc::new(CachedBackend::with_clock(
             Arc::clone(&budgeted),
             self.cache.clone(),
             clock.clone(),
+            Some(name),
         ));
         Stack {
             entry: Arc::new(ValidatedBackend::new(Arc::clone(&cache), self.validity)),
             cache,
             budgeted,
+            counters: ResolveCounters::new(name),
         }
     }
 }

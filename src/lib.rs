@@ -162,6 +162,7 @@ mod location;
 mod manager;
 pub mod memory;
 mod no_echo;
+pub mod observe;
 pub mod reference;
 pub mod render;
 pub mod scope;

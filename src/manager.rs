@@ -3,14 +3,17 @@
 
 use std::fmt;
 use std::future::Future;
+
 use std::sync::Arc;
+use tracing::Instrument;
 
 use crate::backend::{Fetched, SecretBackend};
 use crate::budget::BudgetOptions;
 use crate::cache::CacheOptions;
-use crate::connection::{ConnectionReport, Layers};
+use crate::connection::{Connection, ConnectionReport, Layers};
 use crate::error::{Error, Result};
 use crate::future::MaybeReady;
+use crate::observe::{self, ResolveSpan};
 use crate::reference::SecretRef;
 use crate::render::ConfigTree;
 use crate::scope::{self, Acknowledgement, PolicyState, Route, ScopeMode, ScopePolicy, SwitchPlan};
@@ -324,45 +327,86 @@ impl WorkspaceManager {
         }
     }
 
-    /// A failure known at once: logged, and the reference recorded as known (a resolve that
-    /// fails still shows the reference is in use).
+    /// A failure known at once: logged, counted, and the reference recorded as known (a
+    /// resolve that fails still shows the reference is in use).
     #[cold]
-    fn refuse<'a>(&self, reference: &SecretRef, error: Error) -> Resolving<'a> {
+    fn refuse<'a>(
+        &self,
+        observed: &ResolveSpan,
+        connection: Option<&Connection>,
+        reference: &SecretRef,
+        error: Error,
+    ) -> Resolving<'a> {
         self.policy.registry().observe(reference);
         log_failure(reference, &error);
+        let name = connection.map(Connection::name);
+        let negative = matches!(error, Error::NotFound { .. })
+            && connection.is_some_and(|c| {
+                c.stack()
+                    .cache
+                    .holds_not_found(reference.name(), reference.version())
+            });
+        if let (true, Some(connection)) = (negative, connection) {
+            connection.stack().counters.negative();
+            observed.finish(name, "negative");
+        } else {
+            observe::resolve_failed(name, error.kind());
+            observed.finish(name, error.kind().as_str());
+        }
         MaybeReady::ready(Err(error))
     }
 
     /// Fetches what the stack did not have at hand, then confirms the scope is unchanged.
-    fn fetch<'a>(&'a self, route: Route<'a>, reference: &'a SecretRef) -> Resolving<'a> {
-        MaybeReady::new(async move {
-            self.policy.registry().observe(reference);
-            let stack = &route.connection.stack().entry;
-            let outcome = stack
-                .fetch(reference.name(), reference.version())
-                .await
-                .and_then(|fetched| {
-                    let generation = route
-                        .confirm(reference)
-                        .map_err(|refusal| refusal.error(reference))?;
-                    Ok(resolved(&route, reference, fetched, generation))
-                });
-            match &outcome {
-                Ok(_) => {
-                    tracing::debug!(%reference, connection = %route.connection.name(), "secret fetched");
+    fn fetch<'a>(
+        &'a self,
+        observed: ResolveSpan,
+        route: Route<'a>,
+        reference: &'a SecretRef,
+    ) -> Resolving<'a> {
+        let span = observed.span.clone();
+        MaybeReady::new(
+            async move {
+                self.policy.registry().observe(reference);
+                let connection = route.connection;
+                let outcome = connection
+                    .stack()
+                    .entry
+                    .fetch(reference.name(), reference.version())
+                    .await
+                    .and_then(|fetched| {
+                        let generation = route
+                            .confirm(reference)
+                            .map_err(|refusal| refusal.error(reference))?;
+                        Ok(resolved(&route, reference, fetched, generation))
+                    });
+                match &outcome {
+                    Ok(resolved) => {
+                        let source = resolved.metadata().source;
+                        connection.stack().counters.value(source);
+                        observed.finish(Some(connection.name()), observe::source_outcome(source));
+                        tracing::debug!(%reference, connection = %connection.name(), "secret fetched");
+                    }
+                    Err(error) => {
+                        log_failure(reference, error);
+                        observe::resolve_failed(Some(connection.name()), error.kind());
+                        observed.finish(Some(connection.name()), error.kind().as_str());
+                    }
                 }
-                Err(error) => log_failure(reference, error),
+                outcome
             }
-            outcome
-        })
+            .instrument(span),
+        )
     }
 }
 
 impl SecretsManager for WorkspaceManager {
     fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
+        let observed = ResolveSpan::start(reference);
         let route = match self.policy.route(reference) {
             Ok(route) => route,
-            Err(refusal) => return self.refuse(reference, refusal.error(reference)),
+            Err(refusal) => {
+                return self.refuse(&observed, None, reference, refusal.error(reference));
+            }
         };
         let stack = route.connection.stack();
         let (name, version) = (reference.name(), reference.version());
@@ -373,8 +417,10 @@ impl SecretsManager for WorkspaceManager {
                 // A value the backend had at hand.
                 Some(Ok(fetched)) => fetched,
                 // A refusal known at once (a cached not-found, a date the validity layer refuses).
-                Some(Err(error)) => return self.refuse(reference, error),
-                None => return self.fetch(route, reference),
+                Some(Err(error)) => {
+                    return self.refuse(&observed, Some(route.connection), reference, error);
+                }
+                None => return self.fetch(observed, route, reference),
             },
         };
         // Every reference answered is known to switch plans, even one parsed elsewhere. A
@@ -385,9 +431,19 @@ impl SecretsManager for WorkspaceManager {
         }
         match route.confirm(reference) {
             Ok(generation) => {
+                stack.counters.value(fetched.source);
+                observed.finish(
+                    Some(route.connection.name()),
+                    observe::source_outcome(fetched.source),
+                );
                 MaybeReady::ready(Ok(resolved(&route, reference, fetched, generation)))
             }
-            Err(refusal) => self.refuse(reference, refusal.error(reference)),
+            Err(refusal) => self.refuse(
+                &observed,
+                Some(route.connection),
+                reference,
+                refusal.error(reference),
+            ),
         }
     }
 

@@ -40,12 +40,14 @@ use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use papaya::{Equivalent, Guard};
 use parking_lot::Mutex;
+use tracing::Instrument;
 
 use crate::backend::{Fetched, SecretBackend};
 use crate::clock::CoarseClock;
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::reference::{SecretName, SecretVersion};
+use crate::observe;
+use crate::reference::{ConnectionName, SecretName, SecretVersion};
 use crate::value::{Secret, Source};
 
 mod options;
@@ -96,6 +98,8 @@ struct Shared<B> {
     /// Moves on every invalidation: a fetch that started before one does not store its
     /// answer, which may be what was invalidated.
     epoch: AtomicU64,
+    /// How many answers are cached, for the service's metrics.
+    entries_gauge: metrics::Gauge,
 }
 
 /// The outcome of one backend fetch, shared by every caller that waited for it.
@@ -238,13 +242,20 @@ impl<B: SecretBackend> CachedBackend<B> {
     /// kept to within a hundredth of the shortest duration in `options`.
     pub fn new(inner: B, options: CacheOptions) -> Self {
         let clock = CoarseClock::new(options.clock_resolution());
-        Self::with_clock(inner, options, clock)
+        Self::with_clock(inner, options, clock, None)
     }
 
     /// Like [`new`](Self::new), telling time from `clock` (shared by a manager's caches).
-    pub(crate) fn with_clock(inner: B, options: CacheOptions, clock: CoarseClock) -> Self {
+    /// `connection` names the gauge of its entries.
+    pub(crate) fn with_clock(
+        inner: B,
+        options: CacheOptions,
+        clock: CoarseClock,
+        connection: Option<&ConnectionName>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
+                entries_gauge: observe::cache_entries(connection),
                 inner,
                 clock,
                 ttl_nanos: nanos(options.ttl),
@@ -270,7 +281,9 @@ impl<B: SecretBackend> CachedBackend<B> {
         let key = KeyRef { name, version };
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.flights.lock().remove(&key.to_owned());
-        self.shared.remove(key)
+        let removed = self.shared.remove(key);
+        self.shared.count();
+        removed
     }
 
     /// Drops every cached answer. Fetches already in progress do not put theirs back, and
@@ -283,6 +296,8 @@ impl<B: SecretBackend> CachedBackend<B> {
         let mut order = self.shared.order.lock();
         self.shared.entries.pin().clear();
         order.clear();
+        drop(order);
+        self.shared.count();
     }
 
     /// How many answers are cached (not-found answers included).
@@ -376,6 +391,23 @@ impl<B: SecretBackend> CachedBackend<B> {
         ))
     }
 
+    /// Whether the cache holds a not-found answer for `name` and `version`: what answered a
+    /// resolve refused at once, for its metrics.
+    pub(crate) fn holds_not_found(
+        &self,
+        name: &SecretName,
+        version: Option<&SecretVersion>,
+    ) -> bool {
+        let guard = self.shared.entries.guard();
+        matches!(
+            self.shared.get(KeyRef { name, version }, &guard),
+            Some(Entry {
+                cached: Cached::NotFound,
+                ..
+            })
+        )
+    }
+
     /// Everything but a fresh hit that is known at once: the cache turned off (the backend's
     /// own answer at hand, if any), or a not-found answer still kept.
     #[inline(never)]
@@ -420,7 +452,7 @@ impl<B: SecretBackend> CachedBackend<B> {
         runtime.spawn(crate::budget::background(async move {
             let now = shared.clock.exact();
             // The outcome lands in the cache; a failure leaves the entry to expire.
-            if let Err(error) = shared.join(&key, now).await {
+            if let (Err(error), _) = shared.join(&key, now).await {
                 tracing::debug!(%error, secret = %key.name, "refresh ahead failed; the entry expires as usual");
             }
         }));
@@ -441,6 +473,11 @@ impl<B: SecretBackend> Shared<B> {
         }
     }
 
+    /// Tells the service's metrics how many answers are cached.
+    fn count(&self) {
+        self.entries_gauge.set(self.entries.len() as f64);
+    }
+
     /// Removes the entry of `key`; returns whether there was one.
     fn remove(&self, key: KeyRef<'_>) -> bool {
         let guard = self.entries.guard();
@@ -458,28 +495,48 @@ impl<B: SecretBackend> Shared<B> {
     /// Fetches `key` from the backend, joining the fetch already in progress for it if there is
     /// one; `since` is when the caller found no usable entry.
     async fn load(&self, key: Key, since: u64) -> Result<Fetched> {
-        match self.join(&key, since).await {
-            Ok(secret) => Ok(Fetched::new(secret)),
-            Err(error) if error.is_temporary() => self.stale(&key, error),
-            Err(error) => Err(error),
-        }
+        let span = tracing::debug_span!(
+            "secretscope.cache",
+            secret = %key.name,
+            outcome = tracing::field::Empty,
+        );
+        let (outcome, led) = self.join(&key, since).instrument(span.clone()).await;
+        let (loaded, said) = match outcome {
+            Ok(secret) => (
+                Ok(Fetched::new(secret)),
+                if led { "fetched" } else { "joined" },
+            ),
+            Err(error) if error.is_temporary() => {
+                let stale = self.stale(&key, error);
+                let said = if stale.is_ok() { "stale" } else { "failed" };
+                (stale, said)
+            }
+            Err(error) => (Err(error), "failed"),
+        };
+        span.record("outcome", said);
+        loaded
     }
 
-    /// The backend's answer for `key`, from the fetch in progress or a new one.
-    async fn join(&self, key: &Key, since: u64) -> Result<Secret> {
+    /// The backend's answer for `key`, from the fetch in progress or a new one, and whether
+    /// this caller made the fetch.
+    async fn join(&self, key: &Key, since: u64) -> (Result<Secret>, bool) {
         let flight = Arc::clone(self.flights.lock().entry(key.clone()).or_default());
         let leave = Leave {
             flights: &self.flights,
             key,
             flight: &flight,
         };
+        let led = AtomicBool::new(false);
         // If the caller leading the fetch is cancelled, a waiting caller runs its own closure.
         let outcome = flight
-            .get_or_init(|| self.fetch_and_store(key, since))
+            .get_or_init(|| {
+                led.store(true, Ordering::Relaxed);
+                self.fetch_and_store(key, since)
+            })
             .await
             .clone();
         drop(leave);
-        outcome
+        (outcome, led.into_inner())
     }
 
     async fn fetch_and_store(&self, key: &Key, since: u64) -> Result<Secret> {
@@ -544,6 +601,7 @@ impl<B: SecretBackend> Shared<B> {
         if new {
             self.order.lock().push_back(slot);
             self.evict(&guard);
+            self.count();
         }
     }
 
