@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tracing::Instrument;
 
+use crate::audit::{AuditEvent, AuditSink};
 use crate::backend::{Fetched, SecretBackend};
 use crate::budget::BudgetOptions;
 use crate::cache::CacheOptions;
@@ -297,6 +298,10 @@ impl WorkspaceManager {
     /// identifier of a vault no connection serves drops nothing.
     pub fn invalidate(&self, reference: &str) -> Result<bool> {
         let reference = SecretRef::parse(reference)?;
+        self.policy.audit(AuditEvent::CacheCleared {
+            connection: None,
+            reference: Some(reference.to_string()),
+        });
         let dropped = self
             .policy
             .connection_for(reference.scope())
@@ -317,6 +322,10 @@ impl WorkspaceManager {
             return false;
         };
         connection.stack().cache.clear();
+        self.policy.audit(AuditEvent::CacheCleared {
+            connection: Some(connection.name().to_string()),
+            reference: None,
+        });
         true
     }
 
@@ -325,6 +334,10 @@ impl WorkspaceManager {
         for connection in self.policy.connections() {
             connection.stack().cache.clear();
         }
+        self.policy.audit(AuditEvent::CacheCleared {
+            connection: None,
+            reference: None,
+        });
     }
 
     /// A failure known at once: logged, counted, and the reference recorded as known (a
@@ -517,9 +530,23 @@ impl WorkspaceManagerBuilder {
         self
     }
 
+    /// Where audit records go (plans, switches, adopted states, cache clears, connections);
+    /// [`TracingAudit`](crate::audit::TracingAudit) by default. See [`audit`](crate::audit).
+    pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.policy.set_audit(sink);
+        self
+    }
+
     /// Composes each connection's stack and builds the manager.
     pub fn build(mut self) -> WorkspaceManager {
         self.policy.compose(&self.layers);
+        for (connection, serves) in self.policy.served() {
+            self.policy.audit(AuditEvent::ConnectionConfigured {
+                connection: connection.name().to_string(),
+                location: connection.location().to_string(),
+                serves,
+            });
+        }
         WorkspaceManager {
             policy: self.policy,
         }

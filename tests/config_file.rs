@@ -491,3 +491,21 @@ fn an_unknown_setting_of_a_key_vault_is_located() {
     );
     assert_quotes_nothing(&error);
 }
+
+#[test]
+fn the_audit_file_of_the_configuration_receives_the_records() {
+    let folder = Folder::new();
+    let path = folder.config(
+        "secretscope.toml",
+        "scope = \"workspace\"\n[workspace.file]\nname = \"corp\"\npath = \"corp.toml\"\n[audit]\nfile = \"audit.jsonl\"\n",
+    );
+    WorkspaceManager::from_config_file(&path).unwrap().clear();
+    let text = std::fs::read_to_string(folder.dir.path().join("audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "connection_configured");
+    assert_eq!(events[0]["connection"], "corp");
+    assert_eq!(events[1]["event"], "cache_cleared");
+}

@@ -24,6 +24,9 @@
 //!
 //! [validity]
 //! allow-expired = false
+//!
+//! [audit]
+//! file = "secretscope-audit.jsonl"        # one JSON record a line; `tracing` events without it
 //! ```
 //!
 //! A connection is a table with one key saying what it is: `azure` (the settings of
@@ -66,6 +69,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess};
 
+use crate::audit::JsonLinesAudit;
 use crate::budget::BudgetOptions;
 use crate::cache::CacheOptions;
 use crate::connection::Connection;
@@ -104,6 +108,8 @@ pub struct WorkspaceConfig {
     pub budget: BudgetSettings,
     /// Validity dates.
     pub validity: ValiditySettings,
+    /// The audit trail.
+    pub audit: AuditSettings,
     /// Where each connection was written, for errors found when it is built.
     origins: BTreeMap<String, String>,
     /// The file read.
@@ -129,6 +135,8 @@ struct Written {
     budget: BudgetSettings,
     #[serde(default)]
     validity: ValiditySettings,
+    #[serde(default)]
+    audit: AuditSettings,
 }
 
 /// One connection: a table with one key, `azure` or `file`.
@@ -209,6 +217,16 @@ pub struct BudgetSettings {
     pub max_pause_seconds: Option<u64>,
 }
 
+/// `[audit]`: where audit records go (see [`audit`](crate::audit)).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AuditSettings {
+    /// A file the records are appended to, one JSON object a line, relative to the
+    /// configuration file's folder; without it, records are `tracing` events.
+    pub file: Option<PathBuf>,
+}
+
 /// `[validity]`: see [`ValidityOptions`].
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
@@ -229,6 +247,7 @@ const TOP_FIELDS: &[&str] = &[
     "cache",
     "budget",
     "validity",
+    "audit",
 ];
 const SECTION_FIELDS: &[&str] = &[
     "azure",
@@ -392,6 +411,9 @@ impl WorkspaceConfig {
             cache: raw.cache,
             budget: raw.budget,
             validity: raw.validity,
+            audit: AuditSettings {
+                file: raw.audit.file.map(|file| base.join(file)),
+            },
             origins,
             path: path.to_owned(),
         })
@@ -540,11 +562,14 @@ impl WorkspaceConfig {
     /// Builds the manager: [`policy`](Self::policy) with the cache, budget and validity
     /// settings.
     pub fn build(&self) -> Result<WorkspaceManager> {
-        Ok(WorkspaceManager::builder(self.policy()?)
+        let mut builder = WorkspaceManager::builder(self.policy()?)
             .with_cache(self.cache_options())
             .with_budget(self.budget_options())
-            .with_validity(self.validity_options())
-            .build())
+            .with_validity(self.validity_options());
+        if let Some(file) = &self.audit.file {
+            builder = builder.with_audit(std::sync::Arc::new(JsonLinesAudit::open(file)?));
+        }
+        Ok(builder.build())
     }
 
     /// Builds one connection; a configuration error names where it was written.

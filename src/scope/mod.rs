@@ -11,12 +11,14 @@ mod registry;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::audit::{AuditEvent, AuditRecord, AuditSink, TracingAudit};
 use crate::connection::{Connection, Layers};
 use crate::error::{Error, Result};
 use crate::reference::ConnectionName;
@@ -108,6 +110,7 @@ pub struct ScopePolicy {
     shared: Vec<bool>,
     registry: Registry,
     plans: AtomicU64,
+    audit: Arc<dyn AuditSink>,
 }
 
 /// Which connection serves a reference, under which policy generation.
@@ -181,6 +184,7 @@ impl ScopePolicy {
             projects: Vec::new(),
             known: Vec::new(),
             known_limit: DEFAULT_KNOWN_REFERENCE_LIMIT,
+            audit: Arc::new(TracingAudit),
         }
     }
 
@@ -220,8 +224,40 @@ impl ScopePolicy {
                 ),
             ));
         }
+        let event = AuditEvent::StateAdopted {
+            mode: state.mode,
+            generation: state.generation,
+            switched_by: state.switched_by.clone(),
+        };
         self.commit(&mut current, state);
+        drop(current);
+        self.audit(event);
         Ok(true)
+    }
+
+    /// Each connection with what it serves (`workspace`, `project:<id>`), in the order
+    /// configured, projects sorted.
+    pub(crate) fn served(&self) -> Vec<(&Connection, String)> {
+        let mut served = Vec::new();
+        if let Some(id) = self.workspace {
+            served.push((&self.connections[id], "workspace".to_owned()));
+        }
+        let mut projects: Vec<_> = self.projects.iter().collect();
+        projects.sort();
+        for (project, &id) in projects {
+            served.push((&self.connections[id], format!("project:{project}")));
+        }
+        served
+    }
+
+    /// Hands `event` to the audit sink.
+    pub(crate) fn audit(&self, event: AuditEvent) {
+        self.audit.record(&AuditRecord::now(event));
+    }
+
+    /// Sends audit records to `sink` from now on.
+    pub(crate) fn set_audit(&mut self, sink: Arc<dyn AuditSink>) {
+        self.audit = sink;
     }
 
     /// Adds `reference` to the known references, so switch plans report it even before
@@ -381,6 +417,7 @@ pub struct ScopePolicyBuilder {
     projects: Vec<(String, Connection)>,
     known: Vec<String>,
     known_limit: usize,
+    audit: Arc<dyn AuditSink>,
 }
 
 impl fmt::Debug for ScopePolicyBuilder {
@@ -393,6 +430,7 @@ impl fmt::Debug for ScopePolicyBuilder {
             .field("project_connections", &self.projects.len())
             .field("known_references", &self.known.len())
             .field("known_reference_limit", &self.known_limit)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -426,6 +464,13 @@ impl ScopePolicyBuilder {
     /// incomplete, and new reference texts are parsed on every resolve.
     pub fn with_known_reference_limit(mut self, limit: usize) -> Self {
         self.known_limit = limit;
+        self
+    }
+
+    /// Where audit records of plans, switches and adopted states go; [`TracingAudit`] by
+    /// default. See [`audit`](crate::audit).
+    pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
         self
     }
 
@@ -497,6 +542,7 @@ impl ScopePolicyBuilder {
             shared,
             registry,
             plans: AtomicU64::new(0),
+            audit: self.audit,
         })
     }
 }

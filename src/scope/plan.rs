@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{PolicyState, ScopeMode, ScopePolicy};
+use crate::audit::{self, AuditEvent};
 use crate::backend::SecretBackend;
 use crate::error::{Error, Result, rfc3339};
 use crate::reference::ConnectionName;
@@ -73,7 +74,7 @@ impl ScopePolicy {
                 replacements,
             });
         }
-        SwitchPlan {
+        let plan = SwitchPlan {
             id: self.plans.fetch_add(1, Ordering::Relaxed) + 1,
             from,
             to: target,
@@ -81,7 +82,15 @@ impl ScopePolicy {
             planned_at: OffsetDateTime::now_utc(),
             breaking,
             truncated,
-        }
+        };
+        self.audit(AuditEvent::SwitchPlanned {
+            from,
+            to: target,
+            base_generation,
+            fingerprint: plan.fingerprint(),
+            breaking: audit::references(&plan),
+        });
+        plan
     }
 
     /// Applies a planned switch.
@@ -100,6 +109,35 @@ impl ScopePolicy {
         plan: &SwitchPlan,
         acknowledgement: Option<&Acknowledgement>,
     ) -> Result<PolicyState> {
+        let outcome = self.apply_unaudited(plan, acknowledgement);
+        let event = match &outcome {
+            Ok((state, true)) => AuditEvent::SwitchApplied {
+                from: plan.from,
+                to: state.mode,
+                generation: state.generation,
+                fingerprint: plan.fingerprint(),
+                by: state.switched_by.clone().unwrap_or_default(),
+                invalidated: audit::references(plan),
+            },
+            Ok((_, false)) => return outcome.map(|(state, _)| state),
+            Err(error) => AuditEvent::SwitchRefused {
+                from: plan.from,
+                to: plan.to,
+                fingerprint: plan.fingerprint(),
+                by: acknowledgement.map(|a| a.acknowledged_by.clone()),
+                reason: error.kind().as_str(),
+            },
+        };
+        self.audit(event);
+        outcome.map(|(state, _)| state)
+    }
+
+    /// [`apply`](Self::apply), saying whether the mode changed.
+    fn apply_unaudited(
+        &self,
+        plan: &SwitchPlan,
+        acknowledgement: Option<&Acknowledgement>,
+    ) -> Result<(PolicyState, bool)> {
         let mut state = self.state.lock();
         let Some(acknowledgement) =
             acknowledgement.filter(|a| a.is_for(plan) && !a.acknowledged_by.trim().is_empty())
@@ -132,7 +170,7 @@ impl ScopePolicy {
             return Err(stale(state.generation, unreviewed));
         }
         if plan.to == state.mode {
-            return Ok(state.clone());
+            return Ok((state.clone(), false));
         }
         let next = PolicyState {
             mode: plan.to,
@@ -149,7 +187,7 @@ impl ScopePolicy {
             "secrets scope switched"
         );
         self.commit(&mut state, next.clone());
-        Ok(next)
+        Ok((next, true))
     }
 
     /// Where a broken reference could point in the target scope.
@@ -217,6 +255,29 @@ impl SwitchPlan {
     /// so the report may be incomplete.
     pub fn is_truncated(&self) -> bool {
         self.truncated
+    }
+
+    /// A short identity of what the plan says (the modes, the generation, the references it
+    /// breaks): 16 hexadecimal digits of a SHA-256, the same for the same situation in any
+    /// process, so that a plan printed by one command can be checked by the next. Audit
+    /// records carry it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(format!(
+            "{} {} {}",
+            self.from, self.to, self.base_generation
+        ));
+        for impact in &self.breaking {
+            hash.update(format!("\n{}", impact.reference));
+        }
+        if self.truncated {
+            hash.update("\ntruncated");
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// Acknowledges this plan's impact, as `by` (a person or a change ticket).
