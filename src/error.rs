@@ -225,8 +225,9 @@ pub enum Error {
         reference.scope_description()
     )]
     ScopeInvalidated {
-        /// The invalidated reference.
-        reference: SecretRef,
+        /// The invalidated reference (boxed: a reference is larger than every other field of
+        /// an error, and an error travels in every `Result` of a resolve).
+        reference: Box<SecretRef>,
         /// The scope mode that is active.
         active: ScopeMode,
     },

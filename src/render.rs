@@ -40,6 +40,35 @@ struct Span {
     at: usize,
 }
 
+/// A reference found in a string by [`find_references`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Found<'t> {
+    /// Its text, braces included: give it to [`SecretRef::parse`].
+    pub text: &'t str,
+    /// Where it starts: 1-based, in characters.
+    pub at: usize,
+}
+
+/// The references in `text`, as [`render`](crate::SecretsManagerExt::render) finds them.
+///
+/// ```
+/// use secretscope::render::find_references;
+///
+/// let found = find_references("postgres://app:{{ db-password }}@db/app");
+/// assert_eq!(found[0].text, "{{ db-password }}");
+/// assert_eq!(found[0].at, 16);
+/// ```
+pub fn find_references(text: &str) -> Vec<Found<'_>> {
+    references(text)
+        .into_iter()
+        .map(|span| Found {
+            text: &text[span.start..span.end],
+            at: span.at,
+        })
+        .collect()
+}
+
 /// The references in `text`: every `{{ ... }}`, or the whole text when it is an App Service
 /// reference. An opened `{{` that is never closed is a reference too, which fails to parse.
 fn references(text: &str) -> Vec<Span> {

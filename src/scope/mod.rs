@@ -156,7 +156,7 @@ impl Refusal<'_> {
     pub(crate) fn error(self, reference: &SecretRef) -> Error {
         match self {
             Self::Invalidated(active) => Error::ScopeInvalidated {
-                reference: reference.clone(),
+                reference: Box::new(reference.clone()),
                 active,
             },
             Self::NotConfigured => Error::NotConfigured {
