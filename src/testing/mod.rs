@@ -1,6 +1,10 @@
-//! A local HTTPS stand-in of Azure Key Vault and Entra ID, to test the Azure backend (and code
-//! built on it) through the real Azure SDK over real TLS, without an Azure account or a
-//! network. Cargo feature `testing`.
+//! Test support for services that use secretscope (cargo feature `testing`):
+//!
+//! - [`Fixture`]: secrets for the workspace and each project in memory, and managers over
+//!   them, to test code that resolves secrets without a vault;
+//! - [`StandIn`]: a local HTTPS stand-in of Azure Key Vault and Entra ID, to test the Azure
+//!   backend (and code built on it) through the real Azure SDK over real TLS, without an Azure
+//!   account or a network. [`StandIn::manager`] gives a ready manager that trusts it.
 //!
 //! [`StandIn::start`] generates a throw-away CA and serves every host below on one loopback
 //! port; [`StandIn::builder`] gives an [`AzureKeyVaultBuilder`] that trusts that CA, pins the
@@ -100,6 +104,7 @@
 
 mod entra;
 mod fault;
+mod fixture;
 mod server;
 /// [`StandIn::builder`] for a stand-in listening at `addr` whose CA is `ca_pem`, such as one
 /// started in another process (which then shares only those two).
@@ -144,6 +149,7 @@ use tokio::task::JoinHandle;
 use crate::azure::AzureKeyVaultBuilder;
 use crate::reference::SecretVersion;
 pub use fault::Fault;
+pub use fixture::Fixture;
 use server::{Shared, State};
 
 /// The only tenant the token endpoint knows.
@@ -427,6 +433,37 @@ impl StandIn {
     /// change any setting on the builder.
     pub fn builder(&self, host: &str) -> AzureKeyVaultBuilder {
         builder_at(self.addr, self.ca_pem(), host)
+    }
+
+    /// A ready manager for the vault at `host`: one Key Vault connection, named after the
+    /// host, serving the workspace scope, through [`builder`](Self::builder).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use secretscope::prelude::*;
+    /// use secretscope::testing::{PRIMARY_HOST, Seed, StandIn};
+    ///
+    /// let stand_in = StandIn::start().await?;
+    /// stand_in.seed(PRIMARY_HOST, "db-password", Seed::value("hunter2"));
+    /// let manager = stand_in.manager(PRIMARY_HOST)?;
+    /// assert_eq!(manager.resolve("db-password").await?.expose_secret(), "hunter2");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn manager(&self, host: &str) -> crate::Result<crate::WorkspaceManager> {
+        let policy = crate::ScopePolicy::builder(crate::ScopeMode::Workspace)
+            .with_workspace_connection(self.connection(host)?)
+            .build()?;
+        Ok(crate::WorkspaceManager::new(policy))
+    }
+
+    /// A connection to the vault at `host`, named after the host, through
+    /// [`builder`](Self::builder).
+    pub fn connection(&self, host: &str) -> crate::Result<crate::Connection> {
+        Ok(crate::Connection::new(
+            host.to_ascii_lowercase(),
+            self.builder(host).build()?,
+        ))
     }
 
     /// Every request received so far, token requests included, in arrival order.
