@@ -101,6 +101,96 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Connecting a vault
+//!
+//! A connection is one configured backend under one name. For Azure Key Vault, an
+//! administrator's connection name, vault URL, tenant ID, client ID and client secret go
+//! through [`azure::AzureKeyVaultBuilder`], which checks every field before any request;
+//! [`Connection::check`] then says plainly whether it works and, if not, what to fix (a wrong
+//! secret, the missing *Key Vault Secrets User* role or *Get* permission, a wrong URL...).
+//!
+//! ```no_run
+//! # async fn run() -> secretscope::Result<()> {
+//! use secretscope::Connection;
+//! use secretscope::azure::AzureKeyVaultBuilder;
+//!
+//! let vault = AzureKeyVaultBuilder::new()
+//!     .with_vault_url("https://corp-vault.vault.azure.net")
+//!     .with_tenant_id("72f988bf-86f1-41af-91ab-2d7cd011db47")
+//!     .with_client_id("1b730954-1685-4b74-9bfd-dac224a7b894")
+//!     .with_client_secret(std::env::var("CORP_VAULT_CLIENT_SECRET").unwrap_or_default())
+//!     .build()?;
+//! let connection = Connection::new("corp-vault", vault);
+//! println!("{}", connection.check().await); // Connection successful: `corp-vault` (...) answered in 84 ms
+//! # Ok(()) }
+//! ```
+//!
+//! One vault for the whole workspace from the `AZURE_*` variables is one call:
+//! [`WorkspaceManager::from_env`].
+//!
+//! # Configuring a workspace from a file
+//!
+//! One file, `secretscope.toml` (or JSON), holds the scope, the connections, and the cache,
+//! budget, validity and audit settings; `SECRETSCOPE_*` variables set any key over it, and
+//! errors name the file, the line and the key, never a value. See [`config`].
+//!
+//! ```no_run
+//! let manager = secretscope::WorkspaceManager::from_config_file("secretscope.toml")?;
+//! # Ok::<(), secretscope::Error>(())
+//! ```
+//!
+//! # Resolving references in configuration
+//!
+//! [`SecretsManagerExt::render`] fills the `{{ ... }}` references of a string, and
+//! [`SecretsManagerExt::resolve_tree`] every string of a JSON or TOML tree that holds one (App
+//! Service's `@Microsoft.KeyVault(...)` references included), fetching them concurrently; the
+//! [`render`] module says what counts as a reference, and the `figment` module (cargo feature
+//! `figment`) does the same for figment.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use secretscope::prelude::*;
+//! use secretscope::testing::Fixture;
+//! use secretscope::ScopeMode;
+//!
+//! let manager = Fixture::new()
+//!     .with_workspace_secret("db-password", "hunter2")
+//!     .manager(ScopeMode::Workspace);
+//! let mut config = serde_json::json!({ "database": { "url": "postgres://app:{{ db-password }}@db" } });
+//! manager.resolve_tree(&mut config).await?;
+//! assert_eq!(config["database"]["url"], "postgres://app:hunter2@db");
+//! # Ok::<(), secretscope::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Observing it
+//!
+//! Spans for every resolve, cache miss, budget wait, backend request and connection check,
+//! metrics through the `metrics` facade ([`observe`] lists every name and label), and an audit
+//! trail of plans, switches, adopted states, cache clears and connections ([`audit`]):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use secretscope::audit::JsonLinesAudit;
+//! use secretscope::testing::Fixture;
+//! use secretscope::{ScopeMode, WorkspaceManager};
+//!
+//! # let folder = tempfile::tempdir().unwrap();
+//! # let path = folder.path().join("audit.jsonl");
+//! let manager = WorkspaceManager::builder(Fixture::new().policy(ScopeMode::Workspace))
+//!     .with_audit(Arc::new(JsonLinesAudit::open(&path)?))
+//!     .build();
+//! manager.clear(); // {"at":"...","event":"cache_cleared","connection":null,"reference":null}
+//! # assert!(std::fs::read_to_string(&path).unwrap().contains("cache_cleared"));
+//! # Ok::<(), secretscope::Error>(())
+//! ```
+//!
+//! # Testing with it
+//!
+//! The `testing` module (cargo feature `testing`) has [`testing::Fixture`], workspace and
+//! project secrets in memory with managers over them, and [`testing::StandIn`], a local HTTPS
+//! stand-in of Key Vault and Entra ID whose [`manager`](testing::StandIn::manager) trusts it.
+//!
 //! # Backends
 //!
 //! | backend | module | cargo feature | for |
@@ -131,8 +221,10 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `azure` | yes | the `azure` module: the Azure Key Vault backend, on `azure_core`, `azure_identity` and `azure_security_keyvault_secrets` |
+//! | `cli` | no | the `secretscope` command: `check`, `resolve`, `plan-switch`, `apply-switch`, `render`, `lint` |
+//! | `figment` | no | the `figment` module: a figment provider whose references are resolved |
 //! | `conformance` | no | the `conformance` module: the behaviour suite for testing your own backend |
-//! | `testing` | no | the `testing` module: a local HTTPS stand-in of Key Vault and Entra ID (implies `azure`) |
+//! | `testing` | no | the `testing` module: `Fixture`, and a local HTTPS stand-in of Key Vault and Entra ID (implies `azure`) |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,6 +1,6 @@
 //! References inside a service's own configuration: in a string
-//! ([`SecretsManagerExt::render`](crate::SecretsManagerExt::render)) and in every string of a
-//! configuration tree ([`SecretsManagerExt::resolve_tree`](crate::SecretsManagerExt::resolve_tree)).
+//! ([`SecretsManagerExt::render`]) and in every string of a configuration tree
+//! ([`SecretsManagerExt::resolve_tree`]).
 //!
 //! In a string, every `{{ ... }}` is a reference (`postgres://app:{{ db-password }}@db/app`),
 //! and a string that is an App Service reference as a whole (`@Microsoft.KeyVault(...)`) is one

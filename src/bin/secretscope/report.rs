@@ -186,14 +186,23 @@ impl Report {
                 "saved_to": saved.display().to_string(),
             }));
         } else {
-            println!("{plan}");
             println!(
-                "Applied: the {} scope is active (generation {}), acknowledged by {}; state saved to {}",
+                "Applied: the {} scope is active (generation {}), acknowledged by {}",
                 state.mode,
                 state.generation,
                 state.switched_by.as_deref().unwrap_or("-"),
-                saved.display()
             );
+            let invalidated: Vec<String> = plan
+                .breaking()
+                .iter()
+                .map(|impact| impact.reference.to_string())
+                .collect();
+            match invalidated.as_slice() {
+                [] => println!("No known reference was invalidated."),
+                references => println!("Invalidated: {}", references.join(", ")),
+            }
+            println!("Fingerprint: {}", plan.fingerprint());
+            println!("State saved to {}", saved.display());
         }
     }
 
