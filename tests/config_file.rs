@@ -509,3 +509,23 @@ fn the_audit_file_of_the_configuration_receives_the_records() {
     assert_eq!(events[0]["connection"], "corp");
     assert_eq!(events[1]["event"], "cache_cleared");
 }
+
+#[test]
+fn an_inline_client_secret_never_shows() {
+    let folder = Folder::new();
+    let path = folder.config(
+        "secretscope.toml",
+        &format!("scope = \"workspace\"\n[workspace.azure]\nvault-url = \"https://corp.vault.azure.net\"\ntenant-id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient-id = \"1b730954-1685-4b74-9bfd-dac224a7b894\"\nclient-secret = {{ value = \"{CANARY}\" }}\n[cache]\nttl-seconds = -1\n"),
+    );
+    let error = load_error(&path, &[]);
+    assert_quotes_nothing(&error);
+    let path = folder.config(
+        "secretscope.toml",
+        &format!("scope = \"workspace\"\n[workspace.azure]\nvault-url = \"https://corp.vault.azure.net\"\ntenant-id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient-id = \"1b730954-1685-4b74-9bfd-dac224a7b894\"\nclient-secret = {{ value = \"{CANARY}\" }}\n"),
+    );
+    let config = load(&path, &[]);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("4d5e6f"), "{debug}");
+    let manager = config.build().unwrap();
+    assert!(!format!("{manager:?}").contains("4d5e6f"));
+}
