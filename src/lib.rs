@@ -46,11 +46,13 @@
 //! ```text
 //! resolve(&str) -> parse (a plain name in place; another text found parsed already)
 //!   -> ScopePolicy routes it (the scope check, the connection, a Key Vault identifier's host)
-//!   -> the connection's stack: validity dates -> cache -> backend
+//!   -> the connection's stack: validity dates -> cache -> request budget
+//!      -> spans and metrics of each request -> backend
 //!   -> the scope is confirmed unchanged -> Resolved
 //! ```
 //!
-//! Each layer is a backend wrapping a backend, in a module of its own ([`validity`], [`cache`]),
+//! Each layer is a backend wrapping a backend, in a module of its own ([`validity`], [`cache`],
+//! [`budget`], [`observe`]),
 //! and passes the same behaviour suite as the backends. What a stack can answer without
 //! waiting (a cache hit, a value in memory) it answers through
 //! [`SecretBackend::fetch_now`], with no future and no allocation; the rest through

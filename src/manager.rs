@@ -197,8 +197,9 @@ where
 /// The flow of one resolve goes one way: parse the reference (or find it parsed already),
 /// route it through the [`ScopePolicy`] (the scope check, the choice of connection, the vault
 /// host of a Key Vault identifier), down the connection's stack of layers (validity dates, the
-/// cache) to its backend, and confirm the scope did not change meanwhile. The manager composes
-/// the stacks when it is built and keeps no state of its own.
+/// cache, the request budget, the spans and metrics of each request) to its backend, and
+/// confirm the scope did not change meanwhile. The manager composes the stacks when it is
+/// built and keeps no state of its own; it opens each resolve's span and counts its outcome.
 ///
 /// References it sees become known to [`plan_switch`](Self::plan_switch).
 pub struct WorkspaceManager {
