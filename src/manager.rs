@@ -377,7 +377,7 @@ impl WorkspaceManager {
         route: Route<'a>,
         reference: &'a SecretRef,
     ) -> Resolving<'a> {
-        let span = observed.span.clone();
+        let span = observed.span();
         MaybeReady::new(
             async move {
                 self.policy.registry().observe(reference);

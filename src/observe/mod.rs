@@ -147,36 +147,38 @@ pub(crate) fn resolve_failed(connection: Option<&ConnectionName>, kind: ErrorKin
     .increment(1);
 }
 
-/// The span of one resolve, and when it started if anyone listens.
-pub(crate) struct ResolveSpan {
-    pub(crate) span: Span,
-    started: Option<Instant>,
+/// The span of one resolve and when it started, when a subscriber listens at DEBUG; nothing
+/// (one word, no span built) otherwise, so that a hit pays only for the level check.
+pub(crate) struct ResolveSpan(Option<Box<Traced>>);
+
+struct Traced {
+    span: Span,
+    started: Instant,
 }
 
 impl ResolveSpan {
     #[inline(always)]
     pub(crate) fn start(reference: &SecretRef) -> Self {
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return Self(None);
+        }
+        Self::describe(reference)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn describe(reference: &SecretRef) -> Self {
         let span = tracing::debug_span!(
             "secretscope.resolve",
-            reference = Empty,
+            reference = %reference,
             scope = Empty,
             connection = Empty,
             outcome = Empty,
             latency_us = Empty,
         );
         if span.is_disabled() {
-            return Self {
-                span,
-                started: None,
-            };
+            return Self(None);
         }
-        Self::describe(span, reference)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn describe(span: Span, reference: &SecretRef) -> Self {
-        span.record("reference", tracing::field::display(reference));
         match reference.scope() {
             RefScope::Workspace => span.record("scope", "workspace"),
             RefScope::Project(project) => span.record(
@@ -184,30 +186,37 @@ impl ResolveSpan {
                 tracing::field::display(format_args!("project:{project}")),
             ),
         };
-        Self {
+        Self(Some(Box::new(Traced {
             span,
-            started: Some(Instant::now()),
-        }
+            started: Instant::now(),
+        })))
+    }
+
+    /// The span, to enter while the resolve waits.
+    pub(crate) fn span(&self) -> Span {
+        self.0
+            .as_ref()
+            .map_or_else(Span::none, |traced| traced.span.clone())
     }
 
     /// Records the connection and the outcome.
     #[inline(always)]
     pub(crate) fn finish(&self, connection: Option<&ConnectionName>, outcome: &'static str) {
-        if let Some(started) = self.started {
-            self.record(connection, outcome, started);
+        if let Some(traced) = &self.0 {
+            traced.record(connection, outcome);
         }
     }
+}
 
+impl Traced {
     #[cold]
     #[inline(never)]
-    fn record(&self, connection: Option<&ConnectionName>, outcome: &'static str, started: Instant) {
+    fn record(&self, connection: Option<&ConnectionName>, outcome: &'static str) {
         if let Some(connection) = connection {
             self.span
                 .record("connection", tracing::field::display(connection));
         }
-        self.span.record("outcome", outcome);
-        self.span
-            .record("latency_us", started.elapsed().as_micros() as u64);
+        finish_span(&self.span, outcome, self.started);
     }
 }
 
