@@ -255,3 +255,56 @@ fn the_configuration_comes_from_the_flag_the_variable_or_the_folder() {
     );
     assert_eq!(run(&["frobnicate"], None).status.code(), Some(2));
 }
+
+/// A listener that takes connections and never answers: a vault that hangs.
+fn hanging_vault() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[test]
+fn a_long_check_shows_progress_on_a_terminal_only() {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        // `script` (util-linux) gives the command a terminal; Debian installs it everywhere.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs /usr/bin/script for this test"
+        );
+        println!("skipping: /usr/bin/script is not installed, so no terminal can be given");
+        return;
+    }
+    let workspace = Workspace::new();
+    let (_listener, port) = hanging_vault();
+    std::fs::write(
+        workspace.path("slow.toml"),
+        format!(
+            "scope = \"workspace\"\n[workspace.azure]\nname = \"hanging\"\nvault-url = \"https://127.0.0.1:{port}\"\nauthority-host = \"https://127.0.0.1:{port}\"\nallow-custom-host = true\ntenant-id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient-id = \"1b730954-1685-4b74-9bfd-dac224a7b894\"\nclient-secret = {{ value = \"x\" }}\ndeadline-ms = 1200\ntry-timeout-ms = 1200\nconnect-timeout-ms = 1200\nmax-retries = 0\n"
+        ),
+    )
+    .unwrap();
+    let binary = env!("CARGO_BIN_EXE_secretscope");
+    // On a terminal: the spinner and its message.
+    let output = Command::new(script)
+        .args([
+            "-qec",
+            &format!("{binary} check --config slow.toml"),
+            "/dev/null",
+        ])
+        .current_dir(workspace.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("checking connections 0/1"), "{text}");
+    assert!(text.contains("FAIL Connection failed: `hanging`"), "{text}");
+    // Not on a pipe.
+    let output = workspace.run(&["check", "--config", "slow.toml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !stderr(&output).contains("checking connections"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("FAIL Connection failed: `hanging`"));
+}
