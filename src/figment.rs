@@ -48,7 +48,7 @@ use figment::{Metadata, Profile, Provider};
 
 use crate::error::{Error, Result};
 use crate::manager::{SecretsManager, SecretsManagerExt};
-use crate::render::{ConfigTree, push_index, push_key};
+use crate::render::{ConfigTree, visit_entries, visit_items};
 
 /// The data of a figment provider (say, a whole `Figment`), its references resolved.
 ///
@@ -156,13 +156,7 @@ impl ConfigTree for Value {
     ) {
         match self {
             Self::String(_, text) => visit(path, text),
-            Self::Array(_, items) => {
-                for (index, item) in items.iter_mut().enumerate() {
-                    let length = push_index(path, index);
-                    item.visit_strings(path, visit);
-                    path.truncate(length);
-                }
-            }
+            Self::Array(_, items) => visit_items(items.iter_mut(), path, visit),
             Self::Dict(_, dict) => dict.visit_strings(path, visit),
             Self::Char(..) | Self::Bool(..) | Self::Num(..) | Self::Empty(..) => {}
         }
@@ -175,10 +169,6 @@ impl ConfigTree for Dict {
         path: &mut String,
         visit: &mut dyn FnMut(&str, &'t mut String),
     ) {
-        for (key, item) in self.iter_mut() {
-            let length = push_key(path, key);
-            item.visit_strings(path, visit);
-            path.truncate(length);
-        }
+        visit_entries(self.iter_mut(), path, visit);
     }
 }

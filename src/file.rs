@@ -152,6 +152,7 @@ use crate::no_echo::{self, Flag, Only, Refuse, SecretText, Shape, Text};
 use crate::reference::{
     MAX_NAME_LEN, ReferenceError, ReferenceErrorKind, SecretName, SecretVersion,
 };
+use crate::text_format::Format;
 use crate::value::{Secret, SecretProperties};
 
 /// Secrets read from a local TOML or JSON file; see the [module documentation](self) for the
@@ -213,7 +214,7 @@ impl FileBackend {
     pub fn open_with(path: impl AsRef<Path>, options: FileOptions) -> Result<Self> {
         let given = path.as_ref();
         let path = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
-        let format = Format::of(&path)?;
+        let format = format_of(&path)?;
         let store = load(&path, format, options)?;
         Ok(Self {
             location: Location::file(&path),
@@ -310,27 +311,14 @@ impl SecretBackend for FileBackend {
     }
 }
 
-/// How a secrets file is written, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Toml,
-    Json,
-}
-
-impl Format {
-    fn of(path: &Path) -> Result<Self> {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if extension.eq_ignore_ascii_case("toml") {
-            Ok(Self::Toml)
-        } else if extension.eq_ignore_ascii_case("json") {
-            Ok(Self::Json)
-        } else {
-            Err(Error::invalid_config(
-                file_field(path),
-                "the file name does not end in `.toml` or `.json`, which says how to read it; use a .toml or .json file",
-            ))
-        }
-    }
+/// How the secrets file at `path` is written, or why that cannot be told.
+fn format_of(path: &Path) -> Result<Format> {
+    Format::of(path).ok_or_else(|| {
+        Error::invalid_config(
+            file_field(path),
+            "the file name does not end in `.toml` or `.json`, which says how to read it; use a .toml or .json file",
+        )
+    })
 }
 
 fn file_field(path: &Path) -> String {

@@ -264,6 +264,7 @@ pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod text_format;
 pub mod validity;
 mod value;
 

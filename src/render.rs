@@ -224,21 +224,35 @@ pub(crate) async fn resolve_tree<M: SecretsManager + ?Sized, T: ConfigTree + ?Si
     Ok(())
 }
 
-/// Appends `.key` (or `key` at the root) to `path`; gives its length before.
-pub(crate) fn push_key(path: &mut String, key: &str) -> usize {
-    let length = path.len();
-    if !path.is_empty() {
-        path.push('.');
+/// Visits the items of a list, each at `path[index]`.
+pub(crate) fn visit_items<'t, T: ConfigTree + 't>(
+    items: impl Iterator<Item = &'t mut T>,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, &'t mut String),
+) {
+    for (index, item) in items.enumerate() {
+        let length = path.len();
+        let _ = write!(path, "[{index}]");
+        item.visit_strings(path, visit);
+        path.truncate(length);
     }
-    path.push_str(key);
-    length
 }
 
-/// Appends `[index]` to `path`; gives its length before.
-pub(crate) fn push_index(path: &mut String, index: usize) -> usize {
-    let length = path.len();
-    let _ = write!(path, "[{index}]");
-    length
+/// Visits the entries of a table, each at `path.key` (`key` at the root).
+pub(crate) fn visit_entries<'t, T: ConfigTree + 't>(
+    entries: impl Iterator<Item = (&'t String, &'t mut T)>,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, &'t mut String),
+) {
+    for (key, item) in entries {
+        let length = path.len();
+        if length != 0 {
+            path.push('.');
+        }
+        path.push_str(key);
+        item.visit_strings(path, visit);
+        path.truncate(length);
+    }
 }
 
 impl ConfigTree for serde_json::Value {
@@ -249,20 +263,8 @@ impl ConfigTree for serde_json::Value {
     ) {
         match self {
             Self::String(text) => visit(path, text),
-            Self::Array(items) => {
-                for (index, item) in items.iter_mut().enumerate() {
-                    let length = push_index(path, index);
-                    item.visit_strings(path, visit);
-                    path.truncate(length);
-                }
-            }
-            Self::Object(map) => {
-                for (key, item) in map.iter_mut() {
-                    let length = push_key(path, key);
-                    item.visit_strings(path, visit);
-                    path.truncate(length);
-                }
-            }
+            Self::Array(items) => visit_items(items.iter_mut(), path, visit),
+            Self::Object(map) => visit_entries(map.iter_mut(), path, visit),
             Self::Null | Self::Bool(_) | Self::Number(_) => {}
         }
     }
@@ -276,13 +278,7 @@ impl ConfigTree for toml::Value {
     ) {
         match self {
             Self::String(text) => visit(path, text),
-            Self::Array(items) => {
-                for (index, item) in items.iter_mut().enumerate() {
-                    let length = push_index(path, index);
-                    item.visit_strings(path, visit);
-                    path.truncate(length);
-                }
-            }
+            Self::Array(items) => visit_items(items.iter_mut(), path, visit),
             Self::Table(table) => table.visit_strings(path, visit),
             Self::Integer(_) | Self::Float(_) | Self::Boolean(_) | Self::Datetime(_) => {}
         }
@@ -295,10 +291,6 @@ impl ConfigTree for toml::Table {
         path: &mut String,
         visit: &mut dyn FnMut(&str, &'t mut String),
     ) {
-        for (key, item) in self.iter_mut() {
-            let length = push_key(path, key);
-            item.visit_strings(path, visit);
-            path.truncate(length);
-        }
+        visit_entries(self.iter_mut(), path, visit);
     }
 }

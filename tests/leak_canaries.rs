@@ -7,7 +7,6 @@
 //!
 //! One test in its own binary: the subscriber and the panic hook are process-wide.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,18 +23,9 @@ const VALUE: &str = "CanaryValue-4f9e2b7c-do-not-log";
 /// A client secret Entra ID refuses.
 const WRONG_SECRET: &str = "CanaryWrong~8d3c6a1f-client-secret";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/captured.rs"]
+mod captured;
+use captured::Captured;
 
 /// The canaries found in `text`: the value, either client secret, or a stand-in token
 /// (`standin.` and 64 hexadecimal digits).
@@ -264,7 +254,7 @@ fn no_value_client_secret_or_token_ever_leaks() {
     for panic in &panics {
         assert_clean("a panic message", panic);
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     // The capture reached the SDK's pipeline (its logging policy logs every request and
     // answer), the HTTP client and connection pool, and the TLS stack.
     for target in [

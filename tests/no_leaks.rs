@@ -1,9 +1,8 @@
 //! A canary secret goes through every public type and every error path; it must never show up
 //! in a `Debug` string, an error message, an error's source chain, a report or a log line.
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secretscope::file::{FileBackend, FileOptions};
@@ -20,18 +19,9 @@ use time::{Duration as TimeDelta, OffsetDateTime};
 /// can only ever be a value.
 const CANARY: &str = "CANARY^7f3a9c|secret";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/captured.rs"]
+mod captured;
+use captured::Captured;
 
 /// Everything the crate can print about `error`: message, debug form, and every cause.
 fn error_texts(error: &Error) -> Vec<String> {
@@ -368,7 +358,7 @@ async fn the_canary_never_leaks() {
     assert_error_clean("a policy builder error", &pasted.build().unwrap_err());
 
     drop(_guard);
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("serving a stale cached secret"),
         "the stale path was not logged: {logs}"

@@ -4,8 +4,6 @@
 //! threads can find a span's callsite already judged uninteresting (tracing caches it per
 //! callsite), so this test installs the subscriber for the whole process first.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secretscope::budget::BudgetOptions;
@@ -30,19 +28,9 @@ fn manager(host: &str) -> WorkspaceManager {
     .build()
 }
 
-/// Log output, shared with the subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/captured.rs"]
+mod captured;
+use captured::Captured;
 
 #[test]
 fn spans_carry_reference_scope_connection_outcome_and_latency_never_a_value() {
@@ -69,7 +57,7 @@ fn spans_carry_reference_scope_connection_outcome_and_latency_never_a_value() {
                 assert!(reports[0].is_success());
             })
     }
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(!text.contains(VALUE), "{text}");
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("close")).collect();
     let has = |parts: &[&str]| {

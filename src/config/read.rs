@@ -16,6 +16,7 @@ use serde_path_to_error::Segment;
 
 use crate::error::{Error, Result};
 use crate::no_echo::{self, Only, SecretText};
+pub(crate) use crate::text_format::Format;
 
 /// Every variable named `SECRETSCOPE_<KEY>[__<KEY>...]` sets a key of the configuration.
 pub(crate) const ENV_PREFIX: &str = "SECRETSCOPE_";
@@ -24,26 +25,6 @@ pub(crate) const ENV_PREFIX: &str = "SECRETSCOPE_";
 ///
 /// [`WorkspaceManager::from_config_env`]: crate::WorkspaceManager::from_config_env
 pub const ENV_CONFIG: &str = "SECRETSCOPE_CONFIG";
-
-/// How a configuration file is written, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Toml,
-    Json,
-}
-
-impl Format {
-    pub(crate) fn of(path: &Path) -> Option<Self> {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if extension.eq_ignore_ascii_case("toml") {
-            Some(Self::Toml)
-        } else if extension.eq_ignore_ascii_case("json") {
-            Some(Self::Json)
-        } else {
-            None
-        }
-    }
-}
 
 /// One step on the way to a place in the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
