@@ -137,7 +137,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use parking_lot::{RwLock, RwLockReadGuard};
-use secrecy::zeroize::{Zeroize, Zeroizing};
+use secrecy::zeroize::Zeroizing;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
@@ -383,25 +383,16 @@ fn load(path: &Path, format: Format, options: FileOptions) -> Result<Store> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
     // The text holds every secret in the file: wipe it once parsed, whatever the outcome.
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => Zeroizing::new(text),
-        Err(e) => {
-            let valid = e.utf8_error().valid_up_to();
-            let mut bytes = e.into_bytes();
-            let position = std::str::from_utf8(&bytes[..valid])
-                .map(|before| no_echo::line_column(before, before.len()))
-                .ok();
-            bytes.zeroize();
-            return Err(malformed(
-                path,
-                Malformed {
-                    position,
-                    keys: String::new(),
-                    message: "the file is not UTF-8 text".to_owned(),
-                },
-            ));
-        }
-    };
+    let text = crate::text_format::utf8(bytes).map_err(|position| {
+        malformed(
+            path,
+            Malformed {
+                position,
+                keys: String::new(),
+                message: "the file is not UTF-8 text".to_owned(),
+            },
+        )
+    })?;
     match format {
         Format::Toml => parse_toml(&text),
         Format::Json => parse_json(&text),

@@ -2,6 +2,10 @@
 
 use std::path::Path;
 
+use secrecy::zeroize::{Zeroize, Zeroizing};
+
+use crate::no_echo;
+
 /// TOML or JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -19,6 +23,23 @@ impl Format {
             Some(Self::Json)
         } else {
             None
+        }
+    }
+}
+
+/// The bytes of a file as text, wiped when dropped; or, when they are not UTF-8, the line and
+/// column of the first byte that is not (the bytes wiped either way).
+pub(crate) fn utf8(bytes: Vec<u8>) -> Result<Zeroizing<String>, Option<(usize, usize)>> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let mut bytes = e.into_bytes();
+            let position = std::str::from_utf8(&bytes[..valid])
+                .ok()
+                .map(|before| no_echo::line_column(before, before.len()));
+            bytes.zeroize();
+            Err(position)
         }
     }
 }

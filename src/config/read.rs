@@ -102,21 +102,12 @@ impl<'a> Document<'a> {
             ),
             source: Some(crate::ErrorSource::new(e)),
         })?;
-        let text = match String::from_utf8(bytes) {
-            Ok(text) => Zeroizing::new(text),
-            Err(e) => {
-                let valid = e.utf8_error().valid_up_to();
-                let mut bytes = e.into_bytes();
-                let position = std::str::from_utf8(&bytes[..valid])
-                    .ok()
-                    .map(|before| no_echo::line_column(before, before.len()));
-                bytes.zeroize();
-                return Err(Error::invalid_config(
-                    file_field(path, position),
-                    "the file is not UTF-8 text; save it as UTF-8",
-                ));
-            }
-        };
+        let text = crate::text_format::utf8(bytes).map_err(|position| {
+            Error::invalid_config(
+                file_field(path, position),
+                "the file is not UTF-8 text; save it as UTF-8",
+            )
+        })?;
         Self::parse(path, text, format, variables)
     }
 
