@@ -346,7 +346,7 @@ impl WorkspaceManager {
     #[cold]
     fn refuse<'a>(
         &self,
-        observed: &ResolveSpan,
+        traced: bool,
         connection: Option<&Connection>,
         reference: &SecretRef,
         error: Error,
@@ -362,10 +362,10 @@ impl WorkspaceManager {
             });
         if let (true, Some(connection)) = (negative, connection) {
             connection.stack().counters.negative();
-            observed.finish(name, "negative");
+            observe::resolved_at_once(traced, reference, name, "negative");
         } else {
             observe::resolve_failed(name, error.kind());
-            observed.finish(name, error.kind().as_str());
+            observe::resolved_at_once(traced, reference, name, error.kind().as_str());
         }
         MaybeReady::ready(Err(error))
     }
@@ -373,10 +373,11 @@ impl WorkspaceManager {
     /// Fetches what the stack did not have at hand, then confirms the scope is unchanged.
     fn fetch<'a>(
         &'a self,
-        observed: ResolveSpan,
+        traced: bool,
         route: Route<'a>,
         reference: &'a SecretRef,
     ) -> Resolving<'a> {
+        let observed = ResolveSpan::start(traced, reference);
         let span = observed.span();
         MaybeReady::new(
             async move {
@@ -415,11 +416,12 @@ impl WorkspaceManager {
 
 impl SecretsManager for WorkspaceManager {
     fn resolve_ref<'a>(&'a self, reference: &'a SecretRef) -> Resolving<'a> {
-        let observed = ResolveSpan::start(reference);
+        // One relaxed load; a span is built only when a subscriber listens at DEBUG.
+        let traced = observe::tracing_resolves();
         let route = match self.policy.route(reference) {
             Ok(route) => route,
             Err(refusal) => {
-                return self.refuse(&observed, None, reference, refusal.error(reference));
+                return self.refuse(traced, None, reference, refusal.error(reference));
             }
         };
         let stack = route.connection.stack();
@@ -432,9 +434,9 @@ impl SecretsManager for WorkspaceManager {
                 Some(Ok(fetched)) => fetched,
                 // A refusal known at once (a cached not-found, a date the validity layer refuses).
                 Some(Err(error)) => {
-                    return self.refuse(&observed, Some(route.connection), reference, error);
+                    return self.refuse(traced, Some(route.connection), reference, error);
                 }
-                None => return self.fetch(observed, route, reference),
+                None => return self.fetch(traced, route, reference),
             },
         };
         // Every reference answered is known to switch plans, even one parsed elsewhere. A
@@ -446,14 +448,16 @@ impl SecretsManager for WorkspaceManager {
         match route.confirm(reference) {
             Ok(generation) => {
                 stack.counters.value(fetched.source);
-                observed.finish(
+                observe::resolved_at_once(
+                    traced,
+                    reference,
                     Some(route.connection.name()),
                     observe::source_outcome(fetched.source),
                 );
                 MaybeReady::ready(Ok(resolved(&route, reference, fetched, generation)))
             }
             Err(refusal) => self.refuse(
-                &observed,
+                traced,
                 Some(route.connection),
                 reference,
                 refusal.error(reference),

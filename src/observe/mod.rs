@@ -149,8 +149,28 @@ pub(crate) fn resolve_failed(connection: Option<&ConnectionName>, kind: ErrorKin
     .increment(1);
 }
 
+/// Whether a subscriber listens at DEBUG, where the resolve spans are: one relaxed load.
+#[inline(always)]
+pub(crate) fn tracing_resolves() -> bool {
+    tracing::level_enabled!(tracing::Level::DEBUG)
+}
+
+/// The span of a resolve answered at once (a hit, a refusal), when `traced`: built, filled
+/// and closed here, so that a hit carries no span while tracing is off.
+#[inline(always)]
+pub(crate) fn resolved_at_once(
+    traced: bool,
+    reference: &SecretRef,
+    connection: Option<&ConnectionName>,
+    outcome: &'static str,
+) {
+    if traced {
+        ResolveSpan::start(true, reference).finish(connection, outcome);
+    }
+}
+
 /// The span of one resolve and when it started, when a subscriber listens at DEBUG; nothing
-/// (one word, no span built) otherwise, so that a hit pays only for the level check.
+/// (one word, no span built) otherwise.
 pub(crate) struct ResolveSpan(Option<Box<Traced>>);
 
 struct Traced {
@@ -159,9 +179,9 @@ struct Traced {
 }
 
 impl ResolveSpan {
-    #[inline(always)]
-    pub(crate) fn start(reference: &SecretRef) -> Self {
-        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+    /// The span of a resolve of `reference`, if `traced`.
+    pub(crate) fn start(traced: bool, reference: &SecretRef) -> Self {
+        if !traced {
             return Self(None);
         }
         Self::describe(reference)
@@ -202,7 +222,6 @@ impl ResolveSpan {
     }
 
     /// Records the connection and the outcome.
-    #[inline(always)]
     pub(crate) fn finish(&self, connection: Option<&ConnectionName>, outcome: &'static str) {
         if let Some(traced) = &self.0 {
             traced.record(connection, outcome);
