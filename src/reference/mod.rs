@@ -172,6 +172,15 @@ impl SecretRef {
         SecretName::plain(input).map(Self::workspace)
     }
 
+    /// Whether the reference owns no heap memory: a plain name held inline, with no project,
+    /// vault or version (what [`parse_plain`](Self::parse_plain) makes).
+    pub(crate) fn owns_nothing(&self) -> bool {
+        self.name.is_inline()
+            && self.version.is_none()
+            && self.vault.is_none()
+            && self.scope == RefScope::Workspace
+    }
+
     /// A workspace-level reference to the latest version of `name`.
     pub fn workspace(name: SecretName) -> Self {
         Self {
@@ -567,6 +576,8 @@ mod tests {
                 assert_eq!(plain.to_string(), parsed.to_string());
                 // Equal names hash alike, so a plain name finds what its parse cached.
                 assert_eq!(plain.name().folded_hash(), parsed.name().folded_hash());
+                // The manager skips its drop: it must own nothing.
+                assert!(plain.owns_nothing(), "{text:?}");
             }
             None => assert!(!is_plain(text), "{text:?} is a plain name"),
         }

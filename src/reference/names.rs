@@ -82,6 +82,11 @@ fn folded_hasher() -> foldhash::quality::FoldHasher<'static> {
 pub struct SecretName(Folded);
 
 impl SecretName {
+    /// Whether its text is held inline, owning no heap memory.
+    pub(crate) fn is_inline(&self) -> bool {
+        !self.0.text.is_heap_allocated()
+    }
+
     /// Checks `name` against Key Vault's naming rule.
     pub fn new(name: &str) -> Result<Self, ReferenceError> {
         validate_name(name, 1)?;
