@@ -354,12 +354,10 @@ impl WorkspaceManager {
         self.policy.registry().observe(reference);
         log_failure(reference, &error);
         let name = connection.map(Connection::name);
+        // With the cache on, the only not-found a stack answers at once is one the cache
+        // kept (it asks its backend for nothing at once); with it off, it is the backend's.
         let negative = matches!(error, Error::NotFound { .. })
-            && connection.is_some_and(|c| {
-                c.stack()
-                    .cache
-                    .holds_not_found(reference.name(), reference.version())
-            });
+            && connection.is_some_and(|c| c.stack().cache.is_enabled());
         if let (true, Some(connection)) = (negative, connection) {
             connection.stack().counters.negative();
             observe::resolved_at_once(traced, reference, name, "negative");
@@ -396,7 +394,7 @@ impl WorkspaceManager {
                     });
                 match &outcome {
                     Ok(resolved) => {
-                        let source = resolved.metadata().source;
+                        let source = resolved.source();
                         connection.stack().counters.value(source);
                         observed.finish(Some(connection.name()), observe::source_outcome(source));
                         tracing::debug!(%reference, connection = %connection.name(), "secret fetched");

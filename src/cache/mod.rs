@@ -281,9 +281,7 @@ impl<B: SecretBackend> CachedBackend<B> {
         let key = KeyRef { name, version };
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.flights.lock().remove(&key.to_owned());
-        let removed = self.shared.remove(key);
-        self.shared.count();
-        removed
+        self.shared.remove(key)
     }
 
     /// Drops every cached answer. Fetches already in progress do not put theirs back, and
@@ -391,21 +389,9 @@ impl<B: SecretBackend> CachedBackend<B> {
         ))
     }
 
-    /// Whether the cache holds a not-found answer for `name` and `version`: what answered a
-    /// resolve refused at once, for its metrics.
-    pub(crate) fn holds_not_found(
-        &self,
-        name: &SecretName,
-        version: Option<&SecretVersion>,
-    ) -> bool {
-        let guard = self.shared.entries.guard();
-        matches!(
-            self.shared.get(KeyRef { name, version }, &guard),
-            Some(Entry {
-                cached: Cached::NotFound,
-                ..
-            })
-        )
+    /// Whether values are cached at all (a time to live above zero).
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.shared.options.is_enabled()
     }
 
     /// Everything but a fresh hit that is known at once: the cache turned off (the backend's
@@ -486,10 +472,14 @@ impl<B: SecretBackend> Shared<B> {
 
     /// Removes the entry in `slot` if `which` says so; returns whether it did.
     fn remove_where(&self, slot: &u64, which: impl Fn(&Entry) -> bool, guard: &impl Guard) -> bool {
-        matches!(
+        let removed = matches!(
             self.entries.remove_if(slot, |_, entry| which(entry), guard),
             Ok(Some(_))
-        )
+        );
+        if removed {
+            self.count();
+        }
+        removed
     }
 
     /// Fetches `key` from the backend, joining the fetch already in progress for it if there is
