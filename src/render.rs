@@ -194,17 +194,17 @@ pub(crate) async fn resolve_tree<M: SecretsManager + ?Sized, T: ConfigTree + ?Si
     manager: &M,
     tree: &mut T,
 ) -> Result<()> {
-    let mut leaves: Vec<(String, &mut String)> = Vec::new();
+    // Each string holding references, its key path and where they are; and a copy of its
+    // text (references only, until filled), since the strings are rewritten below.
+    let mut leaves: Vec<&mut String> = Vec::new();
+    let mut found: Vec<(String, String, Vec<Span>)> = Vec::new();
     tree.visit_strings(&mut String::new(), &mut |path, text| {
-        if !references(text).is_empty() {
-            leaves.push((path.to_owned(), text));
+        let spans = references(text);
+        if !spans.is_empty() {
+            found.push((path.to_owned(), text.clone(), spans));
+            leaves.push(text);
         }
     });
-    // The texts of the references, owned: the leaves are rewritten below.
-    let mut found: Vec<(String, String, Vec<Span>)> = leaves
-        .iter()
-        .map(|(path, text)| (path.clone(), (**text).clone(), references(text)))
-        .collect();
     let mut distinct = Vec::new();
     let mut places = Vec::new();
     for (path, text, spans) in &mut found {
@@ -218,7 +218,7 @@ pub(crate) async fn resolve_tree<M: SecretsManager + ?Sized, T: ConfigTree + ?Si
     if let Some(error) = first_failure(&places, &mut values) {
         return Err(error);
     }
-    for ((_, text, spans, slots), (_, leaf)) in places.iter().zip(&mut leaves) {
+    for ((_, text, spans, slots), leaf) in places.iter().zip(&mut leaves) {
         **leaf = fill(text, spans, slots, &values);
     }
     Ok(())

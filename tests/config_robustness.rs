@@ -2,25 +2,19 @@
 //! is quoted back in an error, its `Debug` or its causes, whatever the file and the
 //! `SECRETSCOPE_*` variables hold.
 
-use std::error::Error as _;
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)] // the fuzz targets' checks; only `error_texts` is used here
+mod properties;
 
 use proptest::prelude::*;
+use secretscope::fuzzing::CANARY;
 use secretscope::prelude::*;
 use secretscope::testing::Fixture;
 use secretscope::{ScopeMode, WorkspaceConfig};
 
-/// Valid in no key, name, project ID, variable name or path the reader shows.
-const CANARY: &str = "Qx7^canary|Vw3zK9";
-
+/// Asserts that no text printed about `error` holds the canary, or part of it.
 fn assert_unquoted(error: &secretscope::Error) {
-    let mut texts = vec![error.to_string(), format!("{error:?}")];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        texts.push(cause.to_string());
-        texts.push(format!("{cause:?}"));
-        source = cause.source();
-    }
-    for text in texts {
+    for text in properties::error_texts(error) {
         assert!(!text.contains(CANARY), "quoted: {text}");
         assert!(!text.contains("canary"), "quoted in part: {text}");
     }

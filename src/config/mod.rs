@@ -349,12 +349,15 @@ impl WorkspaceConfig {
     /// Reads the file at `path` (`.toml` or `.json`), with the process's `SECRETSCOPE_*`
     /// variables over it.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_file_with_env(
-            path,
-            std::env::vars_os().filter_map(|(name, value)| {
-                Some((name.into_string().ok()?, value.into_string().ok()?))
-            }),
-        )
+        // Only the `SECRETSCOPE_*` variables are copied: the others may hold secrets of their
+        // own (`AZURE_CLIENT_SECRET`) that have no business in this process's heap twice.
+        let variables = std::env::vars_os().filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            name.starts_with(read::ENV_PREFIX)
+                .then(|| Some((name, value.into_string().ok()?)))
+                .flatten()
+        });
+        Self::from_file_with_env(path, variables)
     }
 
     /// Reads the file at `path` with `variables` (name and value) in place of the process's
