@@ -166,7 +166,7 @@ fn resolve_text<'a, M, T, F>(manager: &'a M, text: &'a str, finish: F) -> MaybeR
 where
     M: SecretsManager + ?Sized,
     T: Send + 'a,
-    F: Fn(Resolved<'_>) -> T + Copy + Send + 'a,
+    F: Fn(Resolved<'_>) -> T + Send + 'a,
 {
     // One place for each outcome, so that a hit moves nothing the size of an error.
     let (mut value, mut refused, mut pending) = (None, None, None);

@@ -353,9 +353,10 @@ impl WorkspaceConfig {
         // own (`AZURE_CLIENT_SECRET`) that have no business in this process's heap twice.
         let variables = std::env::vars_os().filter_map(|(name, value)| {
             let name = name.into_string().ok()?;
-            name.starts_with(read::ENV_PREFIX)
-                .then(|| Some((name, value.into_string().ok()?)))
-                .flatten()
+            if !name.starts_with(read::ENV_PREFIX) {
+                return None;
+            }
+            Some((name, value.into_string().ok()?))
         });
         Self::from_file_with_env(path, variables)
     }
