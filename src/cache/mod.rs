@@ -11,10 +11,11 @@
 //! as fast as a plain map (`BENCHMARKS.md` has the figures). So `papaya` holds the entries, and
 //! this module adds what a secrets cache needs on top of it:
 //!
-//! - **Entries** sit in slots keyed by the hash of their key (the name's and version's own
-//!   hashes, keyed once per process) and hold the whole key, so the eviction queue keeps eight
-//!   bytes an entry. Each holds one handle to its value per stripe of reader threads
-//!   (the `stripes` module): handing out a value writes a count only the reader's stripe writes.
+//! - **Entries** are one cache line each (the `entry` module): the key, when it was fetched,
+//!   two marks, and one handle to the value per stripe of reader threads (the `stripes`
+//!   module), so that handing out a value writes a count only the reader's stripe writes. The
+//!   map hashes each to its slot (the name's and version's own hashes, keyed once per process),
+//!   and the eviction queue keeps slots: eight bytes an entry.
 //! - **Eviction** is CLOCK over insertion order: when the cache is over its bound, the oldest
 //!   entry goes unless it was read since the hand last passed it, in which case it gets a
 //!   second chance. A read sets the entry's mark only if it is clear, so hits write nothing
@@ -31,14 +32,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::BuildHasherDefault;
-use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
-use papaya::{Equivalent, Guard};
+use papaya::Guard;
 use parking_lot::Mutex;
 use tracing::Instrument;
 
@@ -50,9 +50,11 @@ use crate::observe;
 use crate::reference::{ConnectionName, SecretName, SecretVersion};
 use crate::value::{Secret, Source};
 
+mod entry;
 mod options;
 mod stripes;
 
+use entry::{Entry, Key, KeyRef, Marks, Slot, SlotHasher};
 pub use options::CacheOptions;
 use stripes::{Reader, Stripes};
 
@@ -85,16 +87,14 @@ struct Shared<B> {
     /// nanoseconds, as hits compare them.
     ttl_nanos: u64,
     refresh_from_nanos: u64,
-    /// Entries by the hash of their key ([`KeyRef::slot`]). Each holds its whole key, and one
-    /// of another key that happens to share the hash is a miss: two keys whose hashes collide
-    /// (keyed per process, so nobody can choose them) take turns in the slot.
-    entries: papaya::HashMap<u64, Entry, BuildHasherDefault<SlotHasher>>,
+    /// The entries, each the map's key (with no value), hashed to its slot ([`KeyRef::slot`]):
+    /// see the `entry` module for why.
+    entries: papaya::HashMap<Entry, (), BuildHasherDefault<SlotHasher>>,
     /// The fetch in progress for each key that has one: callers that miss join it.
     flights: Mutex<HashMap<Key, Arc<Flight>, RandomState>>,
     /// Slots in insertion order, for eviction: eight bytes an entry. An item whose entry was
     /// since removed is skipped.
     order: Mutex<VecDeque<u64>>,
-    next_seq: AtomicU32,
     /// Moves on every invalidation: a fetch that started before one does not store its
     /// answer, which may be what was invalidated.
     epoch: AtomicU64,
@@ -125,111 +125,6 @@ impl Drop for Leave<'_> {
             && (self.flight.initialized() || last)
         {
             flights.remove(self.key);
-        }
-    }
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    name: SecretName,
-    version: Option<SecretVersion>,
-}
-
-impl Key {
-    fn as_ref(&self) -> KeyRef<'_> {
-        KeyRef {
-            name: &self.name,
-            version: self.version.as_ref(),
-        }
-    }
-}
-
-/// A [`Key`] borrowed from the caller, so that a hit builds nothing. Hashes like a `Key`.
-#[derive(Hash, Clone, Copy)]
-struct KeyRef<'a> {
-    name: &'a SecretName,
-    version: Option<&'a SecretVersion>,
-}
-
-impl Equivalent<Key> for KeyRef<'_> {
-    #[inline(always)]
-    fn equivalent(&self, key: &Key) -> bool {
-        *self.name == key.name && self.version == key.version.as_ref()
-    }
-}
-
-impl KeyRef<'_> {
-    fn to_owned(self) -> Key {
-        Key {
-            name: self.name.clone(),
-            version: self.version.copied(),
-        }
-    }
-
-    /// The key's place in the map: the hashes its name and version keep (keyed once per
-    /// process, so already spread and unpredictable), mixed.
-    #[inline]
-    fn slot(self) -> u64 {
-        let version = self.version.map_or(0, SecretVersion::folded_hash);
-        self.name.folded_hash() ^ version.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
-    }
-}
-
-/// Hashes a slot to itself: slots are hashes already.
-#[derive(Default)]
-struct SlotHasher(u64);
-
-impl std::hash::Hasher for SlotHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only slots (u64) are hashed; anything else still hashes, if poorly.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, slot: u64) {
-        self.0 = slot;
-    }
-}
-
-struct Entry {
-    key: Key,
-    cached: Cached,
-    /// When the backend answered, on the cache's clock (nanoseconds).
-    fetched_at: u64,
-    /// Which insertion made this entry; a refresh keeps it.
-    seq: u32,
-    /// Read since the eviction hand last passed (CLOCK's mark).
-    read: AtomicBool,
-    /// A refresh ahead of expiry was started for this entry.
-    refreshing: AtomicBool,
-}
-
-enum Cached {
-    Secret(Stripes),
-    NotFound,
-}
-
-impl Entry {
-    fn new(key: Key, cached: Cached, fetched_at: u64, seq: u32) -> Self {
-        Self {
-            key,
-            cached,
-            fetched_at,
-            seq,
-            read: AtomicBool::new(false),
-            refreshing: AtomicBool::new(false),
-        }
-    }
-
-    fn mark_read(&self) {
-        // Write only on a change: a hit on an entry already marked writes nothing.
-        if !self.read.load(Ordering::Relaxed) {
-            self.read.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -266,7 +161,6 @@ impl<B: SecretBackend> CachedBackend<B> {
                     .build(),
                 flights: Mutex::new(HashMap::default()),
                 order: Mutex::new(VecDeque::new()),
-                next_seq: AtomicU32::new(0),
                 epoch: AtomicU64::new(0),
             }),
         }
@@ -369,17 +263,16 @@ impl<B: SecretBackend> CachedBackend<B> {
         }
         let guard = shared.entries.guard();
         let entry = shared.get(KeyRef { name, version }, &guard)?;
-        let Cached::Secret(stripes) = &entry.cached else {
-            return None;
-        };
+        let stripes = entry.stripes()?;
         let (reader, exact) = Reader::this_thread();
-        let age = shared.clock.read(exact).saturating_sub(entry.fetched_at);
+        let marks = entry.marks();
+        let age = shared.clock.read(exact).saturating_sub(marks.fetched_at());
         if age >= shared.ttl_nanos {
             return None;
         }
-        entry.mark_read();
+        entry.mark_read(marks);
         if age >= shared.refresh_from_nanos {
-            self.refresh_ahead(entry);
+            self.refresh_ahead(entry, marks);
         }
         let secret = stripes.get(reader).clone();
         Some(Fetched::served(
@@ -405,12 +298,9 @@ impl<B: SecretBackend> CachedBackend<B> {
         }
         {
             let guard = shared.entries.guard();
-            if let Some(Entry {
-                cached: Cached::NotFound,
-                fetched_at,
-                ..
-            }) = shared.get(key, &guard)
-                && Duration::from_nanos(now.saturating_sub(*fetched_at))
+            if let Some(entry) = shared.get(key, &guard)
+                && entry.stripes().is_none()
+                && Duration::from_nanos(now.saturating_sub(entry.fetched_at()))
                     < shared.options.negative_ttl
             {
                 return Some(Err(shared.not_found(key)));
@@ -423,16 +313,15 @@ impl<B: SecretBackend> CachedBackend<B> {
     /// on a Tokio runtime (otherwise the entry simply expires and the next read fetches it).
     #[cold]
     #[inline(never)]
-    fn refresh_ahead(&self, entry: &Entry) {
-        if entry.refreshing.load(Ordering::Relaxed) || entry.refreshing.swap(true, Ordering::AcqRel)
-        {
+    fn refresh_ahead(&self, entry: &Entry, marks: Marks) {
+        if !entry.start_refresh(marks) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let shared = Arc::clone(&self.shared);
-        let key = entry.key.clone();
+        let key = entry.key();
         tracing::debug!(secret = %key.name, location = %shared.inner.location(), "refreshing a cached secret ahead of expiry");
         // Background work: a request budget below gives it only what resolves can spare.
         runtime.spawn(crate::budget::background(async move {
@@ -453,10 +342,9 @@ impl<B: SecretBackend> Shared<B> {
     /// The entry of `key`, if there is one.
     #[inline(always)]
     fn get<'g>(&self, key: KeyRef<'_>, guard: &'g impl Guard) -> Option<&'g Entry> {
-        match self.entries.get(&key.slot(), guard) {
-            Some(entry) if key.equivalent(&entry.key) => Some(entry),
-            _ => None,
-        }
+        self.entries
+            .get_key_value(&key, guard)
+            .map(|(entry, ())| entry)
     }
 
     /// Tells the service's metrics how many answers are cached.
@@ -466,16 +354,7 @@ impl<B: SecretBackend> Shared<B> {
 
     /// Removes the entry of `key`; returns whether there was one.
     fn remove(&self, key: KeyRef<'_>) -> bool {
-        let guard = self.entries.guard();
-        self.remove_where(&key.slot(), |entry| key.equivalent(&entry.key), &guard)
-    }
-
-    /// Removes the entry in `slot` if `which` says so; returns whether it did.
-    fn remove_where(&self, slot: &u64, which: impl Fn(&Entry) -> bool, guard: &impl Guard) -> bool {
-        let removed = matches!(
-            self.entries.remove_if(slot, |_, entry| which(entry), guard),
-            Ok(Some(_))
-        );
+        let removed = self.entries.pin().remove(&key).is_some();
         if removed {
             self.count();
         }
@@ -548,11 +427,7 @@ impl<B: SecretBackend> Shared<B> {
     fn stored_since(&self, key: &Key, since: u64) -> Option<Secret> {
         let guard = self.entries.guard();
         match self.get(key.as_ref(), &guard) {
-            Some(Entry {
-                cached: Cached::Secret(stripes),
-                fetched_at,
-                ..
-            }) if *fetched_at > since => Some(stripes.any().clone()),
+            Some(entry) if entry.fetched_at() > since => Some(entry.stripes()?.any().clone()),
             _ => None,
         }
     }
@@ -562,34 +437,31 @@ impl<B: SecretBackend> Shared<B> {
     /// for stale-if-error. Nothing is kept if the cache was invalidated since `epoch`, when the
     /// fetch started.
     fn store(&self, key: &Key, outcome: &Result<Secret>, epoch: u64) {
-        let cached = match outcome {
-            Ok(secret) => Cached::Secret(Stripes::new(secret)),
-            Err(Error::NotFound { .. }) if !self.options.negative_ttl.is_zero() => Cached::NotFound,
+        let stripes = match outcome {
+            Ok(secret) => Some(Stripes::new(secret)),
+            Err(Error::NotFound { .. }) if !self.options.negative_ttl.is_zero() => None,
             Err(error) if error.is_temporary() => return,
             Err(_) => {
                 self.remove(key.as_ref());
                 return;
             }
         };
-        let slot = key.as_ref().slot();
         let guard = self.entries.guard();
         // A refresh keeps the entry's place in the eviction order.
-        let (seq, new) = match self.get(key.as_ref(), &guard) {
-            Some(old) => (old.seq, false),
-            None => (self.next_seq.fetch_add(1, Ordering::Relaxed), true),
-        };
+        let new = self.get(key.as_ref(), &guard).is_none();
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        let entry = Entry::new(key.clone(), cached, self.clock.exact(), seq);
-        self.entries.insert(slot, entry, &guard);
-        // An invalidation between the check and the insert: take the entry out again.
+        let entry = Entry::new(key, stripes, self.clock.exact());
+        self.entries.insert(entry, (), &guard);
+        // An invalidation between the check and the insert: take the key out again (whatever
+        // answer it has now, the next read fetches it again).
         if self.epoch.load(Ordering::SeqCst) != epoch {
-            self.remove_where(&slot, |e| e.seq == seq, &guard);
+            self.remove(key.as_ref());
             return;
         }
         if new {
-            self.order.lock().push_back(slot);
+            self.order.lock().push_back(key.as_ref().slot());
             self.evict(&guard);
             self.count();
         }
@@ -604,7 +476,8 @@ impl<B: SecretBackend> Shared<B> {
         // bound; keep the queue within twice the bound, each slot once.
         if order.len() > 2 * max + 16 {
             let mut kept = std::collections::HashSet::with_capacity(order.len());
-            order.retain(|slot| self.entries.contains_key(slot, guard) && kept.insert(*slot));
+            order
+                .retain(|&slot| self.entries.contains_key(&Slot(slot), guard) && kept.insert(slot));
         }
         if self.entries.len() <= max {
             return;
@@ -616,14 +489,16 @@ impl<B: SecretBackend> Shared<B> {
             let Some(slot) = order.pop_front() else {
                 break;
             };
-            let Some(entry) = self.entries.get(&slot, guard) else {
+            let Some((entry, ())) = self.entries.get_key_value(&Slot(slot), guard) else {
                 continue; // removed since: a stale item
             };
-            if entry.read.swap(false, Ordering::Relaxed) {
+            if entry.clear_read() {
                 order.push_back(slot);
-            } else {
-                let seq = entry.seq;
-                self.remove_where(&slot, |e| e.seq == seq, guard);
+            } else if let Ok(Some(_)) =
+                self.entries
+                    .remove_if(&Slot(slot), |e, ()| std::ptr::eq(e, entry), guard)
+            {
+                self.count();
             }
         }
     }
@@ -633,13 +508,10 @@ impl<B: SecretBackend> Shared<B> {
         let window = self.options.ttl.saturating_add(self.options.stale_if_error);
         let guard = self.entries.guard();
         if !self.options.stale_if_error.is_zero()
-            && let Some(Entry {
-                cached: Cached::Secret(stripes),
-                fetched_at,
-                ..
-            }) = self.get(key.as_ref(), &guard)
+            && let Some(entry) = self.get(key.as_ref(), &guard)
+            && let Some(stripes) = entry.stripes()
         {
-            let age = Duration::from_nanos(self.clock.exact().saturating_sub(*fetched_at));
+            let age = Duration::from_nanos(self.clock.exact().saturating_sub(entry.fetched_at()));
             if age < window {
                 tracing::warn!(
                     %error,

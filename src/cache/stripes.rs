@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::clock::Reads;
 use crate::value::Secret;
 
-/// The most stripes an entry keeps: each is a handle of one cache line (64 bytes).
-pub(crate) const MAX_STRIPES: usize = 4;
+/// The most stripes an entry keeps: as many handles as fit in the entry's cache line beside
+/// its key (each handle points to an allocation of one cache line).
+pub(crate) const MAX_STRIPES: usize = 3;
 
 /// The handles of one cached secret.
 pub(super) struct Stripes {

@@ -104,6 +104,32 @@ impl SecretName {
         self.0.hash
     }
 
+    /// Its text as written, for keeping it without its hash (a cache entry does, to fit in one
+    /// cache line); [`from_text`](Self::from_text) makes the name again.
+    pub(crate) fn text(&self) -> &SmolStr {
+        &self.0.text
+    }
+
+    /// The name whose [`text`](Self::text) this is: hashed again, not checked again.
+    pub(crate) fn from_text(text: SmolStr) -> Self {
+        Self(Folded {
+            hash: fold_hash(&text),
+            text,
+        })
+    }
+
+    /// Whether `text` is this name's text, ignoring case: equality without the other's hash.
+    #[inline(always)]
+    pub(crate) fn is(&self, text: &SmolStr) -> bool {
+        #[cold]
+        #[inline(never)]
+        fn ignoring_case(mine: &[u8], theirs: &[u8]) -> bool {
+            mine.eq_ignore_ascii_case(theirs)
+        }
+        let (mine, theirs) = (self.0.text.as_bytes(), text.as_bytes());
+        mine == theirs || ignoring_case(mine, theirs)
+    }
+
     /// A name the parser has validated.
     #[inline]
     pub(super) fn from_valid(name: &str) -> Self {
