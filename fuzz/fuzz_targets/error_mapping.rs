@@ -1,5 +1,9 @@
 //! The Key Vault error mapping on any HTTP answer: status, headers and body bytes, turned into
 //! the Azure SDK's error by the SDK itself, then into secretscope's `Error`.
+//!
+//! Besides any bytes, a body can be a Key Vault error body put together from the statuses,
+//! codes and message phrases the mapping reads (and any others), so that the fuzzer reaches
+//! the mapping's combinations of them without first having to spell each one out.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -27,14 +31,105 @@ enum Name<'a> {
     Other(&'a str),
 }
 
+/// The statuses the mapping tells apart.
+const STATUSES: [u16; 12] = [200, 301, 400, 401, 403, 404, 408, 409, 429, 500, 503, 504];
+
+/// The codes and phrases of Key Vault's and Entra ID's error bodies that the mapping reads.
+const WORDS: [&str; 23] = [
+    "SecretNotFound",
+    "SecretDisabled",
+    "ForbiddenByRbac",
+    "AccessDenied",
+    "ForbiddenByFirewall",
+    "Forbidden",
+    "Unauthorized",
+    "Throttled",
+    "BadParameter",
+    "Conflict",
+    "ObjectIsDeletedButRecoverable",
+    "TokenExpired",
+    "[TokenExpired]",
+    "AKV10032",
+    "AKV10022",
+    "AKV10000",
+    "not allowed on a disabled secret",
+    "Caller is not authorized to perform action on resource",
+    "does not have secrets get permission",
+    "not found on any access policy",
+    "Client address is not authorized",
+    "expired",
+    "not yet valid",
+];
+
+#[derive(Debug, Arbitrary)]
+enum Status {
+    Known(u8),
+    Any(u16),
+}
+
+/// A code, or a piece of a message.
+#[derive(Debug, Arbitrary)]
+enum Word<'a> {
+    Known(u8),
+    Any(&'a str),
+}
+
+impl Word<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Word::Known(i) => WORDS[usize::from(*i) % WORDS.len()],
+            Word::Any(text) => text,
+        }
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    /// `{"error":{"code":..,"message":..,"innererror":{"code":..}}}`, each part optional.
+    Vault {
+        code: Option<Word<'a>>,
+        message: Option<Vec<Word<'a>>>,
+        inner: Option<Word<'a>>,
+    },
+}
+
+impl Body<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        let (code, message, inner) = match self {
+            Body::Bytes(bytes) => return bytes.to_vec(),
+            Body::Vault {
+                code,
+                message,
+                inner,
+            } => (code, message, inner),
+        };
+        let mut error = serde_json::Map::new();
+        if let Some(code) = code {
+            error.insert("code".into(), code.text().into());
+        }
+        if let Some(words) = message {
+            let words: Vec<&str> = words.iter().take(8).map(Word::text).collect();
+            error.insert("message".into(), words.join(" ").into());
+        }
+        if let Some(inner) = inner {
+            error.insert(
+                "innererror".into(),
+                serde_json::json!({ "code": inner.text() }),
+            );
+        }
+        serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {
-    status: u16,
+    status: Status,
     after_challenge: bool,
     headers: Vec<(Name<'a>, &'a str)>,
     canary_in_header: Option<u8>,
     at: u16,
-    body: &'a [u8],
+    body: Body<'a>,
 }
 
 fuzz_target!(|input: Input<'_>| {
@@ -50,10 +145,14 @@ fuzz_target!(|input: Input<'_>| {
             (name.to_owned(), (*value).to_owned())
         })
         .collect();
+    let status = match input.status {
+        Status::Known(i) => STATUSES[usize::from(i) % STATUSES.len()],
+        Status::Any(status) => status,
+    };
     let answer = VaultAnswer {
-        status: input.status,
+        status,
         headers,
-        body: input.body.to_vec(),
+        body: input.body.bytes(),
         after_challenge: input.after_challenge,
     };
     let at = usize::from(input.at);
