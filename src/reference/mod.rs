@@ -603,6 +603,9 @@ mod tests {
             "bd-pässword-1234",
             "abcdefgh\u{80}",
             "@abcdefgh[`{/:",
+            // Control bytes, which differ from a hyphen, a digit or a colon by one bit.
+            "abcdefgh\r-\u{10}\u{19}\u{1a}",
+            "ABCDEFGH\u{1}\u{1a}",
         ] {
             assert_agrees(text);
         }
@@ -610,7 +613,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn plain_parsing_agrees_with_the_parser(text in "[-0-9A-Za-z@\\[`{/:_ .\u{80}-\u{ff}]{0,30}") {
+        fn plain_parsing_agrees_with_the_parser(text in "[-0-9A-Za-z@\\[`{/:_ .\u{0}-\u{1f}\u{80}-\u{ff}]{0,30}") {
             assert_agrees(&text);
         }
 
