@@ -7,7 +7,8 @@
 //! `u64` key it took 128 bytes, 16-aligned, over two or three lines.) To fit:
 //!
 //! - the name is kept without its hash ([`SecretName::text`]), which is worked out again only
-//!   when the map grows or the eviction hand looks an entry up;
+//!   off the hit path: when the entry is stored, when the map grows, and when the eviction hand
+//!   looks it up;
 //! - a pinned version, which most references do not have, is kept out of line;
 //! - when it was fetched and its two marks share one word ([`Stamp`]).
 
