@@ -7,6 +7,9 @@
 //! its first poll, so it is taken with `into_ready()`: no runtime runs, and none of its cost
 //! hides ours.
 
+#[allow(dead_code, reason = "run by the interleaved programs only")]
+pub mod interleaved;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, RwLock};
