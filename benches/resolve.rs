@@ -7,12 +7,10 @@
 //!
 //! Throughput on two threads against one is `benches/scaling.rs`.
 
-#[macro_use]
 mod contenders;
 
 use std::hint::black_box;
 
-use contenders::{CONTENDERS, Contenders, KEY_COUNTS, RUNTIME, Who};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secretscope::SecretRef;
 
@@ -24,24 +22,7 @@ const REFERENCES: [&str; 4] = [
 ];
 
 fn hits(c: &mut Criterion) {
-    let _runtime = RUNTIME.enter();
-    for n in KEY_COUNTS {
-        let contenders = Contenders::new(n);
-        let mut group = c.benchmark_group(format!("hit_{n}"));
-        for (name, who) in CONTENDERS {
-            let mut at = 0usize;
-            group.bench_function(name, |b| {
-                each!(who, |w| b.iter(|| {
-                    contenders.read(w, contenders.order[at]);
-                    at += 1;
-                    if at == n {
-                        at = 0;
-                    }
-                }))
-            });
-        }
-        group.finish();
-    }
+    contenders::bench_hits(c, "hit");
 }
 
 fn parse(c: &mut Criterion) {

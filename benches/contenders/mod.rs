@@ -226,6 +226,33 @@ impl Contenders {
     }
 }
 
+/// One criterion benchmark per contender and key count, in groups named `<group>_<keys>`:
+/// a hit of a present key, keys in random order.
+#[allow(
+    dead_code,
+    reason = "used by the criterion programs sharing this module"
+)]
+pub fn bench_hits(c: &mut criterion::Criterion, group: &str) {
+    let _runtime = RUNTIME.enter();
+    for n in KEY_COUNTS {
+        let contenders = Contenders::new(n);
+        let mut group = c.benchmark_group(format!("{group}_{n}"));
+        for (name, who) in CONTENDERS {
+            let mut at = 0usize;
+            group.bench_function(name, |b| {
+                each!(who, |w| b.iter(|| {
+                    contenders.read(w, contenders.order[at]);
+                    at += 1;
+                    if at == n {
+                        at = 0;
+                    }
+                }))
+            });
+        }
+        group.finish();
+    }
+}
+
 #[derive(Clone, Copy)]
 pub enum Who {
     Floor,
